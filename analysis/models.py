@@ -1,0 +1,1 @@
+"""Model runs and refit requests."""

@@ -1,0 +1,59 @@
+"""Clinics, and users' memberships of them with a role."""
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class Clinic(models.Model):
+    """A pain-management clinic recruiting into the cohort (the study's level 3)."""
+
+    code = models.CharField(
+        "code", max_length=10, unique=True,
+        help_text="Short code used in study IDs and the cohort CSV, e.g. A.")
+    name = models.CharField("name", max_length=200)
+    active = models.BooleanField("active", default=True,
+                                 help_text="Inactive clinics recruit no new patients.")
+    next_patient_number = models.PositiveIntegerField(
+        "next patient number", default=1, editable=False,
+        help_text="Counter behind generated study IDs (A-001, A-002, ...).")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.name}"
+
+
+class Role(models.TextChoices):
+    NURSE = "nurse", "Nurse"
+    RESEARCHER = "researcher", "Researcher"
+    STATISTICIAN = "statistician", "Statistician"
+    DATA_MANAGER = "data_manager", "Data manager"
+
+
+# Roles that may change clinical data; researchers and statisticians only read.
+EDITING_ROLES = frozenset({Role.NURSE, Role.DATA_MANAGER})
+# Roles that see the whole cohort (pseudonymised) rather than their clinics' patients.
+STUDY_WIDE_ROLES = frozenset({Role.RESEARCHER, Role.STATISTICIAN, Role.DATA_MANAGER})
+
+
+class Membership(models.Model):
+    """A user's role at a clinic. A nurse may belong to several clinics."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="memberships", verbose_name="user")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships",
+                               verbose_name="clinic")
+    role = models.CharField("role", max_length=20, choices=Role.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="one_role_per_user_clinic"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values),
+                                   name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} at {self.clinic.code}"

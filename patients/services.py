@@ -1,0 +1,115 @@
+"""Writes to patients: enrolment with consent, withdrawal, loss to follow-up."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from analysis.refit import refit_request_after_commit
+from clinics.models import Clinic
+
+from .models import FollowUpStatus, LostReason, Patient, Withdrawal
+
+CHARACTERISTICS = ("age", "gender", "ethnicity", "education", "pain_years", "pain_sites")
+
+
+def _next_study_id(*, clinic: Clinic) -> str:
+    """The clinic's next free study ID (A-001, A-002, ...); the clinic row is locked."""
+    locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
+    while True:
+        candidate = f"{locked.code}-{locked.next_patient_number:03d}"
+        locked.next_patient_number += 1
+        if not Patient.objects.filter(study_id=candidate).exists():
+            break
+    locked.save(update_fields=["next_patient_number"])
+    return candidate
+
+
+@transaction.atomic
+def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version: str,
+                  consent_taken_by: str, by: AbstractBaseUser | None,
+                  study_id: str = "", **characteristics: Any) -> Patient:
+    """Record consent and baseline characteristics; generate the study ID unless given."""
+    unknown = set(characteristics) - set(CHARACTERISTICS)
+    if unknown:
+        raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
+    if consented_on > dt.date.today():
+        raise ValidationError({"consented_on": "The consent date cannot be in the future."})
+    patient = Patient(
+        clinic=clinic, study_id=study_id.strip() or _next_study_id(clinic=clinic),
+        consented_on=consented_on, consent_form_version=consent_form_version,
+        consent_taken_by=consent_taken_by, created_by=by, **characteristics)
+    patient.full_clean()
+    patient._history_user = by
+    patient.save()
+    refit_request_after_commit(reason=f"patient {patient.study_id} enrolled")
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, by: AbstractBaseUser | None, reason: str = "",
+                   **characteristics: Any) -> Patient:
+    """Change baseline characteristics; the change and its reason go to the audit trail."""
+    unknown = set(characteristics) - set(CHARACTERISTICS)
+    if unknown:
+        raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
+    for name, value in characteristics.items():
+        setattr(patient, name, value)
+    patient.full_clean()
+    patient._history_user = by
+    patient._change_reason = reason
+    patient.save()
+    refit_request_after_commit(reason=f"patient {patient.study_id} changed")
+    return patient
+
+
+@transaction.atomic
+def patient_withdraw(*, patient: Patient, withdrawn_on: dt.date, reason: str,
+                     keep_collected_data: bool, by: AbstractBaseUser | None) -> Withdrawal:
+    """Record withdrawal of consent; the patient is lost to follow-up (withdrew)."""
+    if withdrawn_on < patient.consented_on:
+        raise ValidationError({"withdrawn_on": "Withdrawal cannot be before consent."})
+    withdrawal = Withdrawal(patient=patient, withdrawn_on=withdrawn_on, reason=reason,
+                            keep_collected_data=keep_collected_data, recorded_by=by)
+    withdrawal.full_clean()
+    withdrawal._history_user = by
+    withdrawal.save()
+    if patient.followup_status != FollowUpStatus.COMPLETED:
+        _set_followup_status(patient=patient, status=FollowUpStatus.LOST,
+                             lost_reason=LostReason.WITHDREW, by=by, reason="withdrawal")
+    refit_request_after_commit(reason=f"patient {patient.study_id} withdrew")
+    return withdrawal
+
+
+@transaction.atomic
+def patient_mark_lost(*, patient: Patient, lost_reason: str, by: AbstractBaseUser | None,
+                      reason: str = "") -> Patient:
+    """Record loss to follow-up (did not attend, discharged or withdrew)."""
+    if lost_reason not in LostReason.values:
+        raise ValidationError({"lost_reason": "Choose why the patient was lost to follow-up."})
+    if patient.followup_status == FollowUpStatus.COMPLETED:
+        raise ValidationError("The follow-up is already complete.")
+    _set_followup_status(patient=patient, status=FollowUpStatus.LOST, lost_reason=lost_reason,
+                         by=by, reason=reason)
+    refit_request_after_commit(reason=f"patient {patient.study_id} lost to follow-up")
+    return patient
+
+
+def _set_followup_status(*, patient: Patient, status: str, lost_reason: str,
+                         by: AbstractBaseUser | None, reason: str) -> None:
+    patient.followup_status = status
+    patient.lost_reason = lost_reason
+    patient.full_clean()
+    patient._history_user = by
+    patient._change_reason = reason
+    patient.save(update_fields=["followup_status", "lost_reason"])
+
+
+def patient_mark_followup_completed(*, patient: Patient, by: AbstractBaseUser | None) -> None:
+    """Called when the follow-up administration is completed."""
+    if patient.followup_status != FollowUpStatus.COMPLETED:
+        _set_followup_status(patient=patient, status=FollowUpStatus.COMPLETED, lost_reason="",
+                             by=by, reason="follow-up completed")

@@ -1,0 +1,117 @@
+"""Administrations: one per patient and timepoint, holding raw item answers and scores.
+
+The item and score columns are generated from the instrument definitions
+(questionnaires/instruments.py), so a new item there is a new column here after a
+migration. The database checks every item's range.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from patients.models import Patient
+
+from .instruments import ITEMS, SCALES
+
+
+class Timepoint(models.TextChoices):
+    BASELINE = "baseline", "Baseline"
+    FOLLOWUP = "followup", "3-month follow-up"
+
+
+class AdministrationStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    COMPLETE = "complete", "Complete"
+
+
+class PihFormVersion(models.TextChoices):
+    CURRENT = "current", "Current form (0 = worst, 8 = best)"
+    REVERSED = "reversed", "Older form (0 = best, 8 = worst): scored as 8 - x"
+
+
+def _item_field(item) -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(
+        item.label, null=True, blank=True,
+        help_text=f"{item.code}: {item.minimum}-{item.maximum}; empty = not answered.")
+
+
+def _score_fields(scale) -> dict[str, models.Field]:
+    return {
+        scale.code: models.FloatField(
+            scale.label, null=True, blank=True, editable=False,
+            help_text=f"{scale.rule} Computed on save; never typed in."),
+        f"{scale.code}_n": models.PositiveSmallIntegerField(
+            f"{scale.label}: items used", null=True, blank=True, editable=False),
+    }
+
+
+def _answer_fields() -> dict[str, models.Field]:
+    fields: dict[str, models.Field] = {item.code: _item_field(item) for item in ITEMS}
+    for scale in SCALES:
+        fields.update(_score_fields(scale))
+    return fields
+
+
+def _item_range_constraints() -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{item.code}__isnull": True})
+            | Q(**{f"{item.code}__gte": item.minimum, f"{item.code}__lte": item.maximum}),
+            name=f"administration_{item.code}_range")
+        for item in ITEMS
+    ]
+
+
+# An abstract base built from the instrument definitions: every item and score column.
+AnswersAndScores = type("AnswersAndScores", (models.Model,), {
+    "__module__": __name__,
+    "Meta": type("Meta", (), {"abstract": True}),
+    **_answer_fields(),
+})
+
+
+class Administration(AnswersAndScores):
+    """One completion of BPI, PPiC and PIH by a patient at a timepoint."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT,
+                                related_name="administrations", verbose_name="patient")
+    timepoint = models.CharField("timepoint", max_length=10, choices=Timepoint.choices)
+    administered_on = models.DateField("date completed")
+    status = models.CharField("status", max_length=10, choices=AdministrationStatus.choices,
+                              default=AdministrationStatus.DRAFT)
+    pih_form_version = models.CharField("PIH form version", max_length=10,
+                                        choices=PihFormVersion.choices,
+                                        default=PihFormVersion.CURRENT)
+    scoring_version = models.CharField("scoring version", max_length=20, blank=True,
+                                       editable=False)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+",
+                                   verbose_name="entered by")
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("last changed", auto_now=True)
+    # Optimistic locking: a save must name the version it was based on.
+    version = models.PositiveIntegerField("version", default=1, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient__study_id", "timepoint"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "timepoint"],
+                                    name="one_administration_per_patient_timepoint"),
+            models.CheckConstraint(condition=Q(timepoint__in=Timepoint.values),
+                                   name="administration_timepoint_valid"),
+            models.CheckConstraint(condition=Q(status__in=AdministrationStatus.values),
+                                   name="administration_status_valid"),
+            *_item_range_constraints(),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} {self.get_timepoint_display()}"
+
+    @property
+    def answers(self) -> dict[str, int | None]:
+        return {item.code: getattr(self, item.code) for item in ITEMS}
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == AdministrationStatus.COMPLETE

@@ -1,0 +1,145 @@
+"""Writes to administrations: answers and their scores are stored in one transaction."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from analysis.refit import refit_request_after_commit
+from patients.models import Patient
+from patients.services import patient_mark_followup_completed
+
+from .instruments import ITEM_CODES, ITEMS_BY_CODE
+from .models import Administration, AdministrationStatus, PihFormVersion, Timepoint
+from .scoring import SCORING_VERSION, score_all
+
+
+class StaleEditError(Exception):
+    """Someone else saved the administration after this edit began."""
+
+    def __init__(self, current: Administration, changes: list[tuple[str, object, object]]):
+        self.current = current
+        self.changes = changes  # (field, value the editor started from, value now stored)
+        super().__init__("This administration was changed by someone else while you edited it.")
+
+
+def validate_answers(answers: Mapping[str, object]) -> dict[str, int | None]:
+    """Return answers as ints (None = not answered), or raise naming every bad item."""
+    errors: dict[str, str] = {}
+    cleaned: dict[str, int | None] = {}
+    for code, value in answers.items():
+        item = ITEMS_BY_CODE.get(code)
+        if item is None:
+            errors[code] = f"Unknown item {code}."
+            continue
+        if value is None or value == "":
+            cleaned[code] = None
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            errors[code] = f"{item.label}: '{value}' is not a whole number."
+            continue
+        if str(number) != str(value).strip() and not isinstance(value, int):
+            errors[code] = f"{item.label}: '{value}' is not a whole number."
+        elif not item.minimum <= number <= item.maximum:
+            errors[code] = f"{item.label}: {number} is outside {item.minimum}-{item.maximum}."
+        else:
+            cleaned[code] = number
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def followup_window(*, baseline_on: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day of the follow-up window (default 76-120 days after baseline)."""
+    return (baseline_on + dt.timedelta(days=settings.FOLLOWUP_WINDOW_START_DAYS),
+            baseline_on + dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS))
+
+
+def _check_dates(*, patient: Patient, timepoint: str, administered_on: dt.date) -> None:
+    if administered_on < patient.consented_on:
+        raise ValidationError({"administered_on":
+                               "The questionnaire cannot be dated before consent."})
+    if administered_on > dt.date.today():
+        raise ValidationError({"administered_on": "The date cannot be in the future."})
+    other = (Administration.objects.filter(patient=patient)
+             .exclude(timepoint=timepoint).values_list("administered_on", flat=True).first())
+    if other is None:
+        if timepoint == Timepoint.FOLLOWUP:
+            raise ValidationError({"timepoint": "Enter the baseline before the follow-up."})
+        return
+    baseline_on, followup_on = ((administered_on, other) if timepoint == Timepoint.BASELINE
+                                else (other, administered_on))
+    if followup_on <= baseline_on:
+        raise ValidationError({"administered_on":
+                               "The follow-up must be dated after the baseline."})
+
+
+def apply_scores(administration: Administration) -> None:
+    """Compute every score from the stored raw answers (never typed in)."""
+    results = score_all(administration.answers,
+                        pih_reversed=administration.pih_form_version == PihFormVersion.REVERSED)
+    for code, result in results.items():
+        setattr(administration, code, result.value)
+        setattr(administration, f"{code}_n", result.n_answered)
+    administration.scoring_version = SCORING_VERSION
+
+
+def _changes(before: Administration, after_values: Mapping[str, object]
+             ) -> list[tuple[str, object, object]]:
+    return [(name, getattr(before, name), value) for name, value in after_values.items()
+            if getattr(before, name) != value]
+
+
+@transaction.atomic
+def administration_save(*, patient: Patient, timepoint: str, administered_on: dt.date,
+                        answers: Mapping[str, object], by: AbstractBaseUser | None,
+                        complete: bool, base_version: int | None = None, reason: str = "",
+                        pih_form_version: str = PihFormVersion.CURRENT) -> Administration:
+    """Validate, store the answers and their scores in one transaction.
+
+    base_version is the version the editor started from (None for a new entry). A save
+    based on an older version is refused with StaleEditError, never applied silently.
+    A repeated identical submission (a double click) returns the stored record unchanged.
+    """
+    if timepoint not in Timepoint.values:
+        raise ValidationError({"timepoint": f"Unknown timepoint '{timepoint}'."})
+    cleaned = validate_answers(answers)
+    values = {**dict.fromkeys(ITEM_CODES), **cleaned, "administered_on": administered_on,
+              "pih_form_version": pih_form_version,
+              "status": AdministrationStatus.COMPLETE if complete else AdministrationStatus.DRAFT}
+    # Lock the patient row: concurrent saves for one patient (two nurses, a double click)
+    # queue here instead of racing to insert the same administration twice.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    _check_dates(patient=patient, timepoint=timepoint, administered_on=administered_on)
+    existing = (Administration.objects.select_for_update()
+                .filter(patient=patient, timepoint=timepoint).first())
+    if existing is None:
+        administration = Administration(patient=patient, timepoint=timepoint, entered_by=by)
+    else:
+        changes = _changes(existing, values)
+        if not changes:
+            return existing  # identical resubmission: nothing to do, nothing duplicated
+        if base_version is None or base_version != existing.version:
+            raise StaleEditError(existing, changes)
+        if existing.is_complete and not reason.strip():
+            raise ValidationError({"reason": "Give a reason for changing a completed "
+                                             "administration."})
+        administration = existing
+        administration.version += 1
+    for name, value in values.items():
+        setattr(administration, name, value)
+    apply_scores(administration)
+    administration.full_clean(validate_unique=False)
+    administration._history_user = by
+    administration._change_reason = reason.strip()
+    administration.save()
+    if complete and timepoint == Timepoint.FOLLOWUP:
+        patient_mark_followup_completed(patient=patient, by=by)
+    refit_request_after_commit(reason=f"{patient.study_id} {timepoint} saved")
+    return administration
