@@ -135,3 +135,6 @@ class PatientAccessLog(models.Model):
 
     class Meta:
         ordering = ["-viewed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} viewed {self.patient} at {self.viewed_at:%Y-%m-%d %H:%M}"
