@@ -1,0 +1,12 @@
+"""Linear models with random intercepts at up to two nested levels (ML or REML).
+
+`fit_nested(data, formula, levels, reml=False)` returns a `NestedFit`; `FitError` (a
+ValueError) is raised when the model cannot be fitted. Levels the data cannot identify
+(a single clinic; one observation per patient) are fitted without, reported with
+variance 0.0, listed in `dropped_levels` and explained in `warnings`. A variance
+estimated on its boundary is 0.0 with a warning.
+"""
+from .fit import fit_nested
+from .result import FitError, NestedFit
+
+__all__ = ["FitError", "NestedFit", "fit_nested"]
