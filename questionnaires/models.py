@@ -115,3 +115,23 @@ class Administration(AnswersAndScores):
     @property
     def is_complete(self) -> bool:
         return self.status == AdministrationStatus.COMPLETE
+
+
+class ItemWording(models.Model):
+    """Full licensed wording of an item, loaded by a site that holds the licence.
+
+    The application ships item codes and short labels only (the BPI, PIH and PPiC wording
+    belongs to their owners); `manage.py load_item_wording FILE` fills this table, and the
+    entry page then shows the full wording under each short label.
+    """
+
+    code = models.CharField("item code", max_length=40, unique=True)
+    wording = models.TextField("full wording")
+    source = models.CharField("source / licence", max_length=200, blank=True)
+    loaded_at = models.DateTimeField("loaded", auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code

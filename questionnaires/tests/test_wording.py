@@ -1,0 +1,32 @@
+"""Loading licensed item wording: all or nothing, errors by line."""
+import pytest
+from django.core.management import CommandError, call_command
+
+from questionnaires.models import ItemWording
+from questionnaires.wording import item_wordings
+
+pytestmark = pytest.mark.django_db
+
+
+def write(tmp_path, text):
+    path = tmp_path / "wording.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_wording_is_loaded_by_item_code(tmp_path):
+    call_command("load_item_wording", write(tmp_path, "code,wording\npih_1,Full text one\n"))
+    assert item_wordings() == {"pih_1": "Full text one"}
+
+
+def test_unknown_code_is_reported_with_its_line_and_nothing_is_loaded(tmp_path):
+    path = write(tmp_path, "code,wording\npih_1,Full text\npih_99,Other\n")
+    with pytest.raises(CommandError, match="line 3, column code: unknown item code 'pih_99'"):
+        call_command("load_item_wording", path)
+    assert not ItemWording.objects.exists()
+
+
+def test_loading_again_replaces_the_wording(tmp_path):
+    call_command("load_item_wording", write(tmp_path, "code,wording\nbpi_worst,Old\n"))
+    call_command("load_item_wording", write(tmp_path, "code,wording\nbpi_worst,New\n"))
+    assert item_wordings() == {"bpi_worst": "New"}
