@@ -85,3 +85,94 @@ class InterviewContact(models.Model):
 
     def __str__(self) -> str:
         return f"Interview of {self.patient}: {self.get_status_display()}"
+
+
+# --- Model runs and the refit outbox (analysis engine) -------------------------------
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ModelRun(models.Model):
+    """One execution of the study's analyses (Tables 1 and 2, change, attrition).
+
+    `results` holds the JSON documented in analysis/results.py. A run is claimed by a
+    worker with an atomic update (queued, or running with a stale heartbeat), so a task
+    delivered twice, or redelivered after its worker died, never runs it twice at once.
+    """
+
+    status = models.CharField("status", max_length=10, choices=RunStatus.choices,
+                              default=RunStatus.QUEUED, db_index=True)
+    trigger = models.CharField("trigger", max_length=200, blank=True,
+                               help_text="Why the run was requested (data change, command).")
+    changes_included = models.PositiveIntegerField(
+        "changes included", default=0,
+        help_text="Data changes recorded since the previous refit that this run covers.")
+    options = models.JSONField("options", default=dict, blank=True,
+                               help_text="Analysis options, e.g. the analysis population.")
+    fingerprint = models.CharField("data fingerprint", max_length=64, blank=True, db_index=True,
+                                   help_text="SHA-256 over the analysis data, options and "
+                                             "scoring version.")
+    results = models.JSONField("results", null=True, blank=True,
+                               help_text="Tables as JSON; structure in analysis/results.py.")
+    warnings = models.JSONField("warnings", default=list, blank=True)
+    timings = models.JSONField("timings (seconds)", default=dict, blank=True)
+    versions = models.JSONField("library versions", default=dict, blank=True)
+    error = models.TextField("error", blank=True, help_text="Why a failed run failed.")
+    attempts = models.PositiveSmallIntegerField("attempts", default=0)
+    created_at = models.DateTimeField("requested", auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField("started", null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        "last sign of life", null=True, blank=True,
+        help_text="Updated while running; a stale heartbeat means the worker died.")
+    finished_at = models.DateTimeField("finished", null=True, blank=True, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="+",
+                                     verbose_name="requested by")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=RunStatus.values),
+                                   name="modelrun_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Model run {self.pk} ({self.get_status_display()})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class RefitState(models.Model):
+    """The refit outbox: one row (pk=1) counting data changes not yet refitted.
+
+    A data change increments `pending_changes` after its transaction commits, whether or
+    not the broker is reachable; `dispatched_at` marks a task sent to the broker so that a
+    burst of changes sends one task. The task takes the pending changes (resetting both),
+    so nothing is lost when the broker is down: the row stays pending until a later
+    change, the periodic sweep or a starting worker dispatches it again.
+    """
+
+    pending_changes = models.PositiveIntegerField("changes waiting for a refit", default=0)
+    requested_at = models.DateTimeField("first change waiting since", null=True, blank=True)
+    last_change_at = models.DateTimeField("last change", null=True, blank=True)
+    last_reason = models.CharField("last change", max_length=200, blank=True)
+    dispatched_at = models.DateTimeField(
+        "task sent to the broker", null=True, blank=True,
+        help_text="Empty when no task is on its way (never sent, or the broker was down).")
+    last_dispatch_error = models.CharField("last dispatch error", max_length=300, blank=True)
+    last_checked_at = models.DateTimeField("pending changes last taken", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "refit state"
+
+    def __str__(self) -> str:
+        return f"{self.pending_changes} change(s) waiting for a refit"

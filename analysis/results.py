@@ -1,0 +1,138 @@
+"""The stored results of a model run: their JSON structure, labels and a text summary.
+
+`ModelRun.results` is strict JSON (no NaN: a number that cannot be computed is `null`).
+Ordered things are lists, never dicts keyed by name, because PostgreSQL's jsonb does not
+keep key order. Dicts keyed by a column key (`"overall"`, a clinic code) are looked up
+through the ordered `columns` list. The structure (schema 1) is::
+
+    {
+      "schema": 1,
+      "options": {"population": "complete_cases" | "all_available", "reml": false},
+      "scoring_version": "2026.1",
+      "fingerprint": "<sha256 hex>",
+      "counts": {"administrations": 250, "patients": 147, "clinics": 3,
+                 "completers": 103, "baseline_only": 44},
+      "warnings": ["..."],                        # every warning of the run, as text
+
+      "table1": {                                 # characteristics by clinic
+        "population": "complete_cases",           # whose characteristics (see options)
+        "columns": [{"key": "overall", "label": "Overall", "n": 103},
+                    {"key": "A", "label": "A", "n": 31}, ...],
+        "variables": [
+          {"key": "age", "label": "Age (years)", "kind": "median_range",
+           "test": "Kruskal-Wallis", "p": 0.772,   # p across clinics; null if not testable
+           "rows": [{"key": "age", "label": "Age, median (range)",
+                     "cells": {"overall": {"n": 103, "median": 48.0, "min": 19, "max": 84},
+                               "A": {...}, ...}}]},
+          {"key": "gender", "label": "Gender", "kind": "categorical",
+           "test": "Chi-square" | "Fisher's exact", "p": 0.548,
+           "rows": [{"key": "male", "label": "Male",
+                     "cells": {"overall": {"count": 34, "percent": 33.0}, "A": {...}}},
+                    ...],
+           "missing": {"overall": 0, "A": 0, ...}},   # not in the percentages or test
+          {"key": "baseline_ppic_partnership", "label": "Partnership, baseline",
+           "kind": "mean_sd", "test": "One-way ANOVA", "p": 0.113,
+           "rows": [{"key": "baseline_ppic_partnership", "label": "...",
+                     "cells": {"overall": {"n": 103, "mean": 37.8, "sd": 8.6}, ...}}]},
+          ...
+        ]
+      },
+      # Table 1 variables, in order: age, gender, ethnicity, education, pain_years_group,
+      # pain_sites_group, then mean_sd rows baseline_<score> and followup_<score> for
+      # bpi_severity, bpi_interference, ppic_partnership and the five PIH scores.
+
+      "table2": {                                 # multilevel models
+        "population": "complete_cases",
+        "outcomes": [{"key": "pih_knowledge", "label": "PIH knowledge"}, ...],   # 5
+        "variants": [{"key": "paper", "label": "...", "description": "..."},
+                     {"key": "timepoint", ...}, {"key": "between_within", ...}],
+        "models": [                               # one per outcome x variant
+          {"outcome": "pih_knowledge", "variant": "paper",
+           "formula": "pih_knowledge ~ partnership + age + ...",
+           "ok": true, "error": null,             # error: why the model could not be fitted
+           "n_obs": 206, "n_patients": 103, "n_clinics": 3,
+           "converged": true, "loglik": -900.1,
+           "terms": [{"term": "partnership", "label": "Partnership (PPiC)",
+                      "reference": null,       # e.g. "male" for "female"
+                      "coef": 1.47, "se": 0.19, "ci_low": 1.10, "ci_high": 1.84,
+                      "p": 1e-12}, ...],     # Intercept first, in formula order
+           "variances": {"clinic": 2.1, "patient": 120.3, "residual": 200.4},
+           "icc": {"clinic": 0.01, "patient": 0.38},    # as returned by fit_nested
+           "warnings": ["..."]},
+          ...
+        ]
+      },
+
+      "change": {                                 # follow-up minus baseline, completers
+        "rows": [{"key": "ppic_partnership", "label": "Partnership (PPiC)", "n": 103,
+                  "baseline_mean": 37.8, "followup_mean": 45.1, "mean_change": 7.3,
+                  "sd_change": 8.0, "ci_low": 5.7, "ci_high": 8.9,
+                  "test": "Paired t-test", "statistic": 9.1, "p": 1e-14}, ...]
+      },                                          # partnership, then the five PIH scores
+
+      "attrition": {                              # completers vs lost to follow-up
+        "groups": [{"key": "completers", "label": "Completers", "n": 103},
+                   {"key": "lost", "label": "Lost to follow-up", "n": 44}],
+        "lost_reasons": [{"key": "did_not_attend", "label": "Did not attend", "n": 12},
+                         ...],
+        "not_yet_due": 0,                         # active patients, in neither group
+        "variables": [... same shape as table1 variables, with cells keyed by
+                      "completers" and "lost"; tests: Mann-Whitney U (age), Chi-square or
+                      Fisher's exact (categories), Welch t-test (means) ...]
+      }
+    }
+
+Run-level metadata (status, timings, library versions, options, fingerprint, error)
+lives in the ModelRun's own fields, not in `results`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+POPULATIONS = {
+    "complete_cases": "Complete cases (both timepoints)",
+    "all_available": "All available data",
+}
+DEFAULT_OPTIONS: dict[str, Any] = {"population": "complete_cases", "reml": False}
+
+OUTCOMES: list[tuple[str, str]] = [
+    ("pih_knowledge", "PIH knowledge"),
+    ("pih_side_effects", "PIH side effects"),
+    ("pih_symptoms", "PIH symptoms"),
+    ("pih_adherence", "PIH treatment adherence"),
+    ("pih_overall", "PIH overall"),
+]
+
+VARIANTS: list[dict[str, str]] = [
+    {"key": "paper", "label": "As published",
+     "description": "The paper's model: partnership at each timepoint and baseline "
+                    "covariates, random intercepts for clinic and patient, ML."},
+    {"key": "timepoint", "label": "Adding timepoint",
+     "description": "The paper's model plus an indicator of the follow-up, so that the "
+                    "partnership effect is not the passage of three months."},
+    {"key": "between_within", "label": "Between and within patients",
+     "description": "Partnership split into the patient's mean over the analysed rows "
+                    "(between) and the deviation from it (within)."},
+]
+
+
+def clean_number(value: Any) -> float | int | None:
+    """A JSON-safe number: NaN and infinities become None, numpy scalars plain Python."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    if float(number).is_integer() and hasattr(value, "dtype") and value.dtype.kind in "iu":
+        return int(number)
+    return number
