@@ -1,0 +1,60 @@
+"""The sample-size calculation, checked against statsmodels' solver and the published 84."""
+import math
+
+import pytest
+from statsmodels.stats.power import TTestIndPower, TTestPower
+
+from analysis.power import paired_t_power, required_completers, sample_size
+
+
+def test_study_inputs_give_the_published_84_completers():
+    # Fu et al. 2018: d = 0.40, power 0.95, two-sided alpha 0.05 -> "at least 84".
+    assert required_completers(standardised_difference=0.40, power=0.95, alpha=0.05) == 84
+
+
+def test_the_published_84_is_a_paired_not_a_two_sample_t_test():
+    paired = TTestPower().solve_power(effect_size=0.40, power=0.95, alpha=0.05)
+    two_sample = TTestIndPower().solve_power(effect_size=0.40, power=0.95, alpha=0.05)
+    assert math.ceil(paired) == 84
+    assert math.ceil(two_sample) != 84
+
+
+@pytest.mark.parametrize("d, power, alpha", [
+    (0.40, 0.95, 0.05), (0.40, 0.80, 0.05), (0.20, 0.90, 0.05), (0.50, 0.80, 0.01),
+    (0.80, 0.95, 0.10), (1.50, 0.80, 0.05), (0.30, 0.90, 0.01),
+])
+def test_required_completers_matches_statsmodels_solver(d, power, alpha):
+    expected = math.ceil(TTestPower().solve_power(effect_size=d, power=power, alpha=alpha,
+                                                  alternative="two-sided"))
+    assert required_completers(standardised_difference=d, power=power, alpha=alpha) == expected
+
+
+@pytest.mark.parametrize("n, d, alpha", [(84, 0.40, 0.05), (10, 0.5, 0.05), (300, 0.1, 0.01)])
+def test_power_matches_statsmodels(n, d, alpha):
+    expected = TTestPower().power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided")
+    assert paired_t_power(n=n, standardised_difference=d, alpha=alpha) == pytest.approx(
+        expected, rel=1e-9)
+
+
+def test_one_fewer_completer_than_required_falls_short_of_the_power():
+    result = sample_size(standardised_difference=0.40, power=0.95, alpha=0.05)
+    assert result.achieved_power >= 0.95
+    assert paired_t_power(n=result.completers - 1, standardised_difference=0.40,
+                          alpha=0.05) < 0.95
+
+
+def test_recruits_needed_allows_for_the_observed_followup_rate():
+    result = sample_size(standardised_difference=0.40, power=0.95, alpha=0.05)
+    # The study followed up 103 of 147 (70 %): 84 / (103/147) = 119.9 -> 120 recruits.
+    assert result.recruits_needed(followup_rate=103 / 147) == 120
+    assert result.recruits_needed(followup_rate=None) is None
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(standardised_difference=0, power=0.9, alpha=0.05), "difference"),
+    (dict(standardised_difference=0.4, power=1.0, alpha=0.05), "power"),
+    (dict(standardised_difference=0.4, power=0.9, alpha=0), "alpha"),
+])
+def test_invalid_inputs_name_the_input(kwargs, word):
+    with pytest.raises(ValueError, match=f"(?i){word}"):
+        required_completers(**kwargs)
