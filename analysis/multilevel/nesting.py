@@ -72,10 +72,11 @@ def _identifiable(
             )
         elif count == below_count:
             keep[i] = False
+            other = "residual" if below == "observation" else below
             warnings.append(
                 f"every {level} has a single {below}: the {level} variance cannot be told "
-                f"apart from the {below}-level variance, so the model was fitted without "
-                f"the {level} level (its variance is reported as 0)"
+                f"apart from the {other} variance, so the model was fitted without the "
+                f"{level} level (its variance is reported as 0)"
             )
         else:
             below, below_count = level, count
