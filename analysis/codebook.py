@@ -1,0 +1,182 @@
+"""The codebook: every column of the cohort CSV and of the wide file, described once.
+
+Generated from the instrument definitions (questionnaires.instruments: labels, ranges,
+anchors, scoring rules, sources) and the model fields' verbose_name, help_text and
+choices, so that a new item or a changed rule shows up here without editing this file.
+The CSV, the Stata file, the R/Stata snippets and the export page all read it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from patients.models import Patient
+from questionnaires.cohort_csv import EXPORT_COLUMNS
+from questionnaires.instruments import (
+    INSTRUMENTS,
+    ITEMS_BY_CODE,
+    SCALES_BY_CODE,
+    SCORE_CODES,
+    SCORING_VERSION,
+)
+from questionnaires.models import Administration
+
+MISSING = "empty cell"
+# Ranges of the patient characteristics: the cohort CSV contract (DESIGN.md), enforced by
+# the Patient model's check constraints.
+PATIENT_RANGES = {"age": (18, 110), "pain_years": (0, 80), "pain_sites": (1, 20)}
+CLINICAL_RECORD = "Clinical record, entered at enrolment (patients.Patient)"
+
+STRING, CATEGORY, INTEGER, FLOAT, DATE = "string", "category", "integer", "float", "date"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an export file."""
+
+    name: str
+    label: str
+    type: str                     # string, category, integer, float or date
+    allowed: str
+    rule: str
+    source: str
+    categories: tuple[tuple[str, str], ...] = field(default=())   # (code, label)
+    missing: str = MISSING
+
+    @property
+    def is_text(self) -> bool:
+        return self.type in (STRING, CATEGORY)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in (INTEGER, FLOAT)
+
+
+def _choices_text(categories: tuple[tuple[str, str], ...]) -> str:
+    return "; ".join(f"{code} = {label}" for code, label in categories)
+
+
+def _patient_column(name: str) -> Column:
+    model_field = Patient._meta.get_field(name)
+    help_text = str(model_field.help_text)
+    if model_field.choices:
+        categories = tuple((str(code), str(label)) for code, label in model_field.choices)
+        return Column(name, str(model_field.verbose_name), CATEGORY, _choices_text(categories),
+                      help_text or "As recorded; empty = not recorded.", CLINICAL_RECORD,
+                      categories)
+    low, high = PATIENT_RANGES[name]
+    return Column(name, str(model_field.verbose_name), INTEGER, f"{low}-{high}",
+                  help_text or "Whole number, at baseline; repeated on both rows.",
+                  CLINICAL_RECORD)
+
+
+def _item_column(code: str) -> Column:
+    item = ITEMS_BY_CODE[code]
+    instrument = next(inst for inst in INSTRUMENTS if inst.code == item.instrument)
+    anchors = ", ".join(anchor for anchor in item.anchors if anchor)
+    rule = "Raw answer as given on the form" + (f" ({anchors})" if anchors else "") + "."
+    if instrument.reversible:
+        rule += (" Stored as written; an older PIH form (0 = best) is turned round only "
+                 "when scoring.")
+    return Column(code, item.label, INTEGER, f"{item.minimum}-{item.maximum}", rule,
+                  f"{instrument.name}; {instrument.source}")
+
+
+def _score_column(code: str) -> Column:
+    scale = SCALES_BY_CODE[code]
+    instrument = next(inst for inst in INSTRUMENTS if inst.code == scale.instrument)
+    model_field = Administration._meta.get_field(code)
+    return Column(code, str(model_field.verbose_name), FLOAT,
+                  f"{scale.minimum:g}-{scale.maximum:g}",
+                  f"{scale.rule} Items: {', '.join(scale.items)}. Full precision; scoring "
+                  f"version {SCORING_VERSION}. Empty when too few items were answered.",
+                  f"Computed by PainCohort from the items; {instrument.name}; "
+                  f"{instrument.source}")
+
+
+def _fixed_columns() -> dict[str, Column]:
+    study_id = Patient._meta.get_field("study_id")
+    timepoint = Administration._meta.get_field("timepoint")
+    timepoints = tuple((str(code), str(label)) for code, label in timepoint.choices)
+    return {
+        "study_id": Column("study_id", str(study_id.verbose_name), STRING,
+                           "e.g. A-017", str(study_id.help_text) + " Never a name or NHS "
+                           "number.", "Generated at enrolment (patients.Patient)",
+                           missing="never missing"),
+        "clinic": Column("clinic", "clinic", STRING, "clinic code, e.g. A",
+                         "The recruiting clinic (the model's level 3).", "clinics.Clinic.code",
+                         missing="never missing"),
+        "timepoint": Column("timepoint", str(timepoint.verbose_name), CATEGORY,
+                            _choices_text(timepoints), "One row per patient and timepoint.",
+                            "questionnaires.Administration", timepoints,
+                            missing="never missing"),
+        "administered_on": Column(
+            "administered_on", str(Administration._meta.get_field("administered_on")
+                                   .verbose_name), DATE, "YYYY-MM-DD (ISO 8601)",
+            "Date the questionnaires were completed.", "questionnaires.Administration",
+            missing="never missing"),
+    }
+
+
+def cohort_columns() -> list[Column]:
+    """The cohort CSV's columns (EXPORT_COLUMNS), in order."""
+    fixed = _fixed_columns()
+    columns = []
+    for name in EXPORT_COLUMNS:
+        if name in fixed:
+            columns.append(fixed[name])
+        elif name in ITEMS_BY_CODE:
+            columns.append(_item_column(name))
+        elif name in SCALES_BY_CODE:
+            columns.append(_score_column(name))
+        else:
+            columns.append(_patient_column(name))
+    return columns
+
+
+# The wide file: one row per patient, patient columns then each score at baseline (_bl),
+# at follow-up (_fu) and the change (_chg = _fu - _bl).
+WIDE_PATIENT_COLUMNS = ("study_id", "clinic", "age", "gender", "ethnicity", "education",
+                        "pain_years", "pain_sites")
+WIDE_SUFFIXES = (("bl", "baseline"), ("fu", "3-month follow-up"))
+
+
+def wide_score_name(code: str, suffix: str) -> str:
+    return f"{code}_{suffix}"
+
+
+def wide_columns() -> list[Column]:
+    by_name = {column.name: column for column in cohort_columns()}
+    columns = [by_name[name] for name in WIDE_PATIENT_COLUMNS]
+    for suffix, when in WIDE_SUFFIXES:
+        columns.append(Column(
+            f"{suffix}_date", f"date of the {when}", DATE, "YYYY-MM-DD (ISO 8601)",
+            f"administered_on of the {when} row; empty when there is none.",
+            "questionnaires.Administration"))
+    columns.append(Column("days_to_followup", "days from baseline to follow-up", INTEGER,
+                          "1 or more", "fu_date - bl_date in days.", "Derived"))
+    for code in SCORE_CODES:
+        score = by_name[code]
+        for suffix, when in WIDE_SUFFIXES:
+            columns.append(Column(wide_score_name(code, suffix), f"{score.label}, {when}",
+                                  FLOAT, score.allowed, score.rule, score.source))
+        columns.append(Column(
+            wide_score_name(code, "chg"), f"{score.label}, change", FLOAT,
+            f"{-(SCALES_BY_CODE[code].maximum - SCALES_BY_CODE[code].minimum):g} to "
+            f"{SCALES_BY_CODE[code].maximum - SCALES_BY_CODE[code].minimum:g}",
+            f"{code}_fu - {code}_bl (follow-up minus baseline, full precision); empty when "
+            "either is missing.", "Derived"))
+    return columns
+
+
+CODEBOOK_HEADER = ("file", "column", "label", "type", "allowed_values", "missing",
+                   "scoring_rule", "source")
+
+
+def codebook_rows() -> list[tuple[str, ...]]:
+    """Rows of the codebook CSV: the cohort file's columns, then the wide file's."""
+    rows = []
+    for file, columns in (("cohort", cohort_columns()), ("wide", wide_columns())):
+        for column in columns:
+            rows.append((file, column.name, column.label, column.type, column.allowed,
+                         column.missing, column.rule, column.source))
+    return rows

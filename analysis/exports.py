@@ -1,0 +1,351 @@
+"""Statistician exports: the cohort CSV, the wide file, the codebook, Stata .dta, snippets.
+
+Every file is built from the cohort rows of questionnaires.cohort_export (the rows that
+`manage.py export_cohort` writes), so the download, the command and the wide file agree.
+CSV files stream: rows go out in batches as they come from the database, so the first
+bytes leave at once and memory stays flat whatever the cohort's size. Every export is
+logged (who, when, which file, options, rows); a streamed file's row count is written when
+the stream ends.
+
+Only study IDs leave the system: the cohort rows hold no names, dates of birth or NHS
+numbers (none are stored). Text cells a spreadsheet would run as a formula are neutralised;
+numeric cells are never touched, so a negative change stays a number.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+from django.contrib.auth.models import AbstractBaseUser
+
+from questionnaires.cohort_csv import EXPORT_COLUMNS
+from questionnaires.cohort_export import cohort_rows as _cohort_rows
+from questionnaires.instruments import SCORE_CODES
+
+from .codebook import (
+    CATEGORY,
+    CODEBOOK_HEADER,
+    DATE,
+    FLOAT,
+    INTEGER,
+    WIDE_PATIENT_COLUMNS,
+    Column,
+    codebook_rows,
+    cohort_columns,
+    wide_columns,
+)
+from .models import ExportLog
+
+# OWASP's list for CSV injection: a cell starting with one of these is run as a formula by
+# Excel, LibreOffice or Google Sheets (tab and carriage return can hide a leading '=').
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BATCH_ROWS = 2000
+
+FILES = {
+    "cohort_csv": ("paincohort_cohort.csv", "text/csv; charset=utf-8"),
+    "wide_csv": ("paincohort_wide.csv", "text/csv; charset=utf-8"),
+    "codebook_csv": ("paincohort_codebook.csv", "text/csv; charset=utf-8"),
+    "cohort_dta": ("paincohort_cohort.dta", "application/x-stata-dta"),
+    "wide_dta": ("paincohort_wide.dta", "application/x-stata-dta"),
+    "load_r": ("load_paincohort.R", "text/plain; charset=utf-8"),
+    "load_stata": ("load_paincohort.do", "text/plain; charset=utf-8"),
+}
+
+
+def neutralise(value: Any) -> Any:
+    """Prefix a text cell that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def neutralise_text_columns(rows: Iterable[Sequence[Any]], columns: Sequence[Column]
+                            ) -> Iterator[list[Any]]:
+    """Neutralise the text columns of every row; numeric and date cells pass unchanged."""
+    text = [index for index, column in enumerate(columns) if column.is_text]
+    for row in rows:
+        row = list(row)
+        for index in text:
+            row[index] = neutralise(row[index])
+        yield row
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)        # full precision, shortest exact form
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to `size` items (itertools.batched arrived only in Python 3.12)."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    """UTF-8 CSV in batches of rows: the header at once, then BATCH_ROWS rows a chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    yield buffer.getvalue().encode()
+    for batch in batched(rows, BATCH_ROWS):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([_cell(value) for value in row] for row in batch)
+        yield buffer.getvalue().encode()
+
+
+# --- the rows -------------------------------------------------------------------------
+
+def cohort_rows() -> Iterator[Sequence[Any]]:
+    """The cohort CSV's rows (EXPORT_COLUMNS order), streamed from the database."""
+    return _cohort_rows(header=False)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    return float(value)
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def wide_rows(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
+    """One row per patient from cohort rows ordered by patient (baseline, follow-up).
+
+    The changes are follow-up minus baseline at full precision, empty when either is
+    missing.
+    """
+    index = {name: position for position, name in enumerate(EXPORT_COLUMNS)}
+    for _, patient_rows in itertools.groupby(rows, key=lambda row: row[index["study_id"]]):
+        by_timepoint = {row[index["timepoint"]]: row for row in patient_rows}
+        first = next(iter(by_timepoint.values()))
+        baseline, followup = by_timepoint.get("baseline"), by_timepoint.get("followup")
+        wide: list[Any] = [first[index[name]] for name in WIDE_PATIENT_COLUMNS]
+        dates = [_date(row[index["administered_on"]]) if row else None
+                 for row in (baseline, followup)]
+        wide.extend(dates)
+        wide.append((dates[1] - dates[0]).days if all(dates) else None)
+        for code in SCORE_CODES:
+            before = _number(baseline[index[code]]) if baseline else None
+            after = _number(followup[index[code]]) if followup else None
+            change = after - before if before is not None and after is not None else None
+            wide.extend([before, after, change])
+        yield wide
+
+
+# --- the codebook and the snippets ----------------------------------------------------
+
+def codebook_chunks() -> Iterator[bytes]:
+    return csv_chunks(CODEBOOK_HEADER, codebook_rows())
+
+
+def _r_class(column: Column) -> str:
+    return {INTEGER: "integer", FLOAT: "numeric", DATE: "Date"}.get(column.type, "character")
+
+
+def r_snippet() -> str:
+    """Base R (no packages) that reads the cohort CSV with the codebook's types."""
+    columns = cohort_columns()
+    classes = ",\n".join(f'    {column.name} = "{_r_class(column)}"' for column in columns)
+    lines = [
+        "# PainCohort cohort CSV: one row per administration (patient x timepoint).",
+        "# Column meanings, ranges and scoring rules: paincohort_codebook.csv.",
+        'cohort <- read.csv("paincohort_cohort.csv", na.strings = "", encoding = "UTF-8",',
+        "  colClasses = c(",
+        classes,
+        "  ))",
+    ]
+    for column in columns:
+        if column.type == CATEGORY:
+            codes = ", ".join(f'"{code}"' for code, _ in column.categories)
+            labels = ", ".join(f'"{label}"' for _, label in column.categories)
+            lines.append(f"cohort${column.name} <- factor(cohort${column.name}, "
+                         f"levels = c({codes}), labels = c({labels}))")
+    lines.append("str(cohort)")
+    return "\n".join(lines) + "\n"
+
+
+def _stata_label(text: str) -> str:
+    return text.replace('"', "'")[:80]
+
+
+def stata_snippet() -> str:
+    """A Stata do-file that imports the cohort CSV with types, dates and labels."""
+    columns = cohort_columns()
+    positions = {column.name: number for number, column in enumerate(columns, start=1)}
+    strings = " ".join(str(positions[c.name]) for c in columns if not c.is_numeric)
+    numbers = " ".join(str(positions[c.name]) for c in columns if c.is_numeric)
+    lines = [
+        "* PainCohort cohort CSV: one row per administration (patient x timepoint).",
+        "* Column meanings, ranges and scoring rules: paincohort_codebook.csv.",
+        'import delimited using "paincohort_cohort.csv", varnames(1) encoding("utf-8") ///',
+        f"    bindquote(strict) stringcols({strings}) numericcols({numbers}) clear",
+        'generate administered_on_d = date(administered_on, "YMD")',
+        "format administered_on_d %td",
+        "order administered_on_d, after(administered_on)",
+        "drop administered_on",
+        "rename administered_on_d administered_on",
+    ]
+    for column in columns:
+        if column.type != CATEGORY:
+            continue
+        name = column.name
+        codes = " ".join(f'{n} "{code}"' for n, (code, _) in enumerate(column.categories, 1))
+        labels = " ".join(f'{n} "{_stata_label(label)}"'
+                          for n, (_, label) in enumerate(column.categories, 1))
+        lines += [f"label define {name} {codes}",
+                  f"encode {name}, generate({name}_c) label({name}) noextend",
+                  f"label define {name} {labels}, modify",
+                  f"order {name}_c, after({name})",
+                  f"drop {name}",
+                  f"rename {name}_c {name}"]
+    lines += [f'label variable {column.name} "{_stata_label(column.label)}"'
+              for column in columns]
+    lines.append("describe")
+    return "\n".join(lines) + "\n"
+
+
+# --- Stata .dta -----------------------------------------------------------------------
+
+def _typed_chunk(records: list[Sequence[Any]], columns: Sequence[Column]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=[c.name for c in columns])
+    for column in columns:
+        series = frame[column.name].replace("", None)
+        if column.type == INTEGER:
+            frame[column.name] = pd.to_numeric(series).astype("Int16")
+        elif column.type == FLOAT:
+            frame[column.name] = pd.to_numeric(series).astype("float64")
+        elif column.type == DATE:
+            frame[column.name] = pd.to_datetime(series)
+        elif column.type == CATEGORY:
+            codes = {code: number for number, (code, _) in enumerate(column.categories, 1)}
+            frame[column.name] = series.map(codes).astype("Int8")
+        else:
+            frame[column.name] = series.fillna("").astype(str)
+    return frame
+
+
+def stata_frame(rows: Iterable[Sequence[Any]], columns: Sequence[Column]) -> pd.DataFrame:
+    """A typed DataFrame, built in chunks so that no list of all rows is ever held."""
+    chunks = [_typed_chunk(list(batch), columns)
+              for batch in batched(rows, 20_000)]
+    if not chunks:
+        return _typed_chunk([], columns)
+    return pd.concat(chunks, ignore_index=True)
+
+
+def write_dta(rows: Iterable[Sequence[Any]], columns: Sequence[Column]
+              ) -> tuple[Any, int]:
+    """Write a .dta (Stata 14+, format 118) to a temporary file; return it and its rows.
+
+    Categories are numbered 1..k in the codebook's order, with value labels; every
+    variable carries its codebook label. The file is deleted when closed.
+    """
+    frame = stata_frame(rows, columns)
+    value_labels = {c.name: {n: label for n, (_, label) in enumerate(c.categories, 1)}
+                    for c in columns if c.type == CATEGORY}
+    handle = tempfile.TemporaryFile(suffix=".dta")
+    frame.to_stata(
+        handle, write_index=False, version=118,
+        convert_dates={c.name: "td" for c in columns if c.type == DATE},
+        variable_labels={c.name: _stata_label(c.label) for c in columns},
+        value_labels=value_labels)
+    handle.seek(0)
+    return handle, len(frame)
+
+
+# --- export log -----------------------------------------------------------------------
+
+def export_log_start(*, user: AbstractBaseUser, file: str, options: dict[str, Any],
+                     row_count: int | None = None) -> ExportLog:
+    """Record an export as it starts (row count known now, or written when it ends)."""
+    log = ExportLog(user=user, file=file, options=options, row_count=row_count)
+    log.full_clean()
+    log.save()
+    return log
+
+
+def counted(rows: Iterable[Sequence[Any]], *, log: ExportLog) -> Iterator[Sequence[Any]]:
+    """Pass rows through, then write how many went out to the export log.
+
+    A download the client abandons part-way is logged with the rows sent so far and
+    `"completed": false` in its options.
+    """
+    sent = 0
+    completed = False
+    try:
+        for row in rows:
+            sent += 1
+            yield row
+        completed = True
+    finally:
+        options = {**log.options, "completed": completed}
+        ExportLog.objects.filter(pk=log.pk).update(row_count=sent, options=options)
+
+
+def cohort_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None = None
+                      ) -> Iterator[bytes]:
+    columns = cohort_columns()
+    log = export_log_start(user=user, file=FILES["cohort_csv"][0], options=options or {})
+    rows = counted(neutralise_text_columns(cohort_rows(), columns), log=log)
+    return csv_chunks([c.name for c in columns], rows)
+
+
+def wide_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None = None
+                    ) -> Iterator[bytes]:
+    columns = wide_columns()
+    log = export_log_start(user=user, file=FILES["wide_csv"][0], options=options or {})
+    rows = counted(neutralise_text_columns(wide_rows(cohort_rows()), columns), log=log)
+    return csv_chunks([c.name for c in columns], rows)
+
+
+def codebook_export(*, user: AbstractBaseUser) -> Iterator[bytes]:
+    rows = codebook_rows()
+    export_log_start(user=user, file=FILES["codebook_csv"][0], options={},
+                     row_count=len(rows))
+    return csv_chunks(CODEBOOK_HEADER, rows)
+
+
+def dta_export(*, user: AbstractBaseUser, shape: str) -> Any:
+    """The cohort ("long") or wide file as .dta; returns an open temporary file."""
+    if shape == "wide":
+        handle, count = write_dta(wide_rows(cohort_rows()), wide_columns())
+    else:
+        handle, count = write_dta(cohort_rows(), cohort_columns())
+    export_log_start(user=user, file=FILES[f"{'wide' if shape == 'wide' else 'cohort'}_dta"][0],
+                     options={"shape": shape}, row_count=count)
+    return handle
+
+
+def snippet_export(*, user: AbstractBaseUser, language: str) -> str:
+    text = r_snippet() if language == "r" else stata_snippet()
+    export_log_start(user=user, file=FILES[f"load_{language}"][0], options={},
+                     row_count=text.count("\n"))
+    return text
+
+
+def export_page_context(*, user: AbstractBaseUser) -> dict[str, Any]:
+    """The export page: files, codebook, snippets and the user's recent exports."""
+    return {
+        "cohort_columns": cohort_columns(),
+        "wide_columns": wide_columns(),
+        "r_snippet": r_snippet(),
+        "stata_snippet": stata_snippet(),
+        "recent_exports": list(ExportLog.objects.filter(user=user)[:10]),
+    }

@@ -1,0 +1,91 @@
+"""Forms of the dashboard: the study target, the interview rule and interview records."""
+from __future__ import annotations
+
+from django import forms
+
+from .models import InterviewContact, InterviewStatus, StudyTarget
+
+
+class StudyTargetForm(forms.ModelForm):
+    """The power calculation's inputs; a data manager changes them with a reason."""
+
+    reason = forms.CharField(label="Reason for the change", max_length=100,
+                             help_text="Kept in the audit trail, e.g. 'protocol v2 amendment'.")
+
+    class Meta:
+        model = StudyTarget
+        fields = ["standardised_difference", "power", "alpha"]
+        help_texts = {
+            "standardised_difference": "Expected mean change over its SD (the study: 0.40).",
+            "power": "Between 0 and 1 (the study: 0.95).",
+            "alpha": "Two-sided significance level, between 0 and 1 (the study: 0.05).",
+        }
+
+    def clean_standardised_difference(self) -> float:
+        value = self.cleaned_data["standardised_difference"]
+        if not 0 < value <= 5:
+            raise forms.ValidationError("Enter a standardised difference above 0 and at most 5.")
+        return value
+
+    def clean_power(self) -> float:
+        value = self.cleaned_data["power"]
+        if not 0.5 <= value < 1:
+            raise forms.ValidationError("Enter a power of at least 0.5 and below 1.")
+        return value
+
+    def clean_alpha(self) -> float:
+        value = self.cleaned_data["alpha"]
+        if not 0 < value <= 0.2:
+            raise forms.ValidationError("Enter an alpha above 0 and at most 0.2.")
+        return value
+
+
+class InterviewRuleForm(forms.Form):
+    """How Table 3 separates 'unchanged' from a change, and the size of the proposal."""
+
+    sd_fraction = forms.FloatField(
+        label="Unchanged within this many baseline SDs", initial=0.5, min_value=0,
+        max_value=2, required=False,
+        help_text="A change no larger than this fraction of the score's baseline SD "
+                  "(among completers) counts as unchanged. Default 0.5 (half an SD).")
+    proposal_size = forms.IntegerField(
+        label="Patients to propose", initial=12, min_value=1, max_value=100, required=False,
+        help_text="Size of the maximum-variation sample, including those already invited.")
+
+    def values(self) -> tuple[float, int]:
+        """The rule and the proposal size, with defaults for anything left empty or bad."""
+        data = self.cleaned_data if self.is_valid() else {}
+        fraction = data.get("sd_fraction")
+        size = data.get("proposal_size")
+        return (self.fields["sd_fraction"].initial if fraction is None else fraction,
+                self.fields["proposal_size"].initial if size is None else size)
+
+
+class InterviewContactForm(forms.ModelForm):
+    """Who was invited, interviewed (when, how long, where) or declined."""
+
+    study_id = forms.CharField(label="Study ID", max_length=20)
+
+    class Meta:
+        model = InterviewContact
+        fields = ["status", "invited_on", "interviewed_on", "duration_minutes", "place",
+                  "notes"]
+        widgets = {
+            "invited_on": forms.DateInput(attrs={"type": "date"}),
+            "interviewed_on": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    field_order = ["study_id", "status", "invited_on", "interviewed_on", "duration_minutes",
+                   "place", "notes"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("status") == InterviewStatus.INTERVIEWED:
+            for name in ("interviewed_on", "duration_minutes", "place"):
+                if not data.get(name):
+                    self.add_error(name, "Give the interview's date, duration and place.")
+        duration = data.get("duration_minutes")
+        if duration is not None and not 1 <= duration <= 600:
+            self.add_error("duration_minutes", "Enter a duration between 1 and 600 minutes.")
+        return data
