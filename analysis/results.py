@@ -136,3 +136,43 @@ def clean_number(value: Any) -> float | int | None:
     if float(number).is_integer() and hasattr(value, "dtype") and value.dtype.kind in "iu":
         return int(number)
     return number
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def table2_summary(results: dict[str, Any], *, variant: str | None = None) -> str:
+    """Table 2 as plain text: coefficient (95 % CI) p per term, one block per model."""
+    lines = []
+    labels = dict(OUTCOMES)
+    table = results["table2"]
+    lines.append(f"Table 2 ({POPULATIONS.get(table['population'], table['population'])})")
+    for model in table["models"]:
+        if variant is not None and model["variant"] != variant:
+            continue
+        variant_label = next((v["label"] for v in table["variants"]
+                              if v["key"] == model["variant"]), model["variant"])
+        lines.append("")
+        lines.append(f"{labels.get(model['outcome'], model['outcome'])} - {variant_label}: "
+                     f"{model['n_obs']} observations, {model['n_patients']} patients, "
+                     f"{model['n_clinics']} clinics")
+        if not model["ok"]:
+            lines.append(f"  not fitted: {model['error']}")
+            continue
+        for term in model["terms"]:
+            label = term["label"] + (f" (ref {term['reference']})" if term["reference"] else "")
+            lines.append(f"  {label:<52} {_fmt(term['coef']):>8} "
+                         f"({_fmt(term['ci_low'])} to {_fmt(term['ci_high'])})  "
+                         f"p {_fmt_p(term['p'])}")
+        variances = ", ".join(f"{k} {_fmt(v)}" for k, v in model["variances"].items())
+        iccs = ", ".join(f"{k} {_fmt(v, 3)}" for k, v in model["icc"].items())
+        lines.append(f"  variances: {variances}; ICC: {iccs}")
+        lines.extend(f"  warning: {text}" for text in model["warnings"])
+    return "\n".join(lines)

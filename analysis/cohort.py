@@ -1,0 +1,108 @@
+"""The cohort as a pandas DataFrame: one row per complete administration, one query.
+
+Patients whose withdrawal says their data must not be kept are left out entirely; draft
+administrations are left out. Everything the analyses need is in the frame: patient
+characteristics, clinic code, timepoint, dates and every score.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+from django.db.models import F, Q
+
+from questionnaires.instruments import SCORE_CODES, SCORING_VERSION
+from questionnaires.models import Administration, AdministrationStatus, Timepoint
+
+PATIENT_FIELDS = ("age", "gender", "ethnicity", "education", "pain_years", "pain_sites",
+                  "followup_status", "lost_reason", "consented_on")
+COLUMNS = ("administration_id", "patient_id", "study_id", "clinic", "timepoint",
+           "administered_on", *PATIENT_FIELDS, *SCORE_CODES, "scoring_version")
+# Bumped when the analysis code changes what a fit computes, so that an unchanged data
+# set is refitted after such a change (it is part of the fingerprint).
+ANALYSIS_VERSION = "1"
+
+
+def cohort_queryset():
+    """Complete administrations of patients whose data may be analysed."""
+    keep = Q(patient__withdrawal__isnull=True) | Q(patient__withdrawal__keep_collected_data=True)
+    return (Administration.objects
+            .filter(keep, status=AdministrationStatus.COMPLETE)
+            .order_by("patient__study_id", "timepoint")
+            .values("patient_id", "timepoint", "administered_on", *SCORE_CODES,
+                    "scoring_version", administration_id=F("id"),
+                    study_id=F("patient__study_id"), clinic=F("patient__clinic__code"),
+                    **{name: F(f"patient__{name}") for name in PATIENT_FIELDS}))
+
+
+def load_cohort() -> pd.DataFrame:
+    """One row per complete administration (one database query), typed for analysis."""
+    frame = pd.DataFrame.from_records(list(cohort_queryset()), columns=list(COLUMNS))
+    return _typed(frame)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in ("age", "pain_years", "pain_sites", *SCORE_CODES):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    for name in ("study_id", "clinic", "timepoint", "gender", "ethnicity", "education",
+                 "followup_status", "lost_reason", "scoring_version"):
+        frame[name] = frame[name].fillna("").astype(str)
+    for name in ("administered_on", "consented_on"):
+        frame[name] = pd.to_datetime(frame[name])
+    # Stable row order whatever the database's collation: patient, then baseline first.
+    order = {Timepoint.BASELINE.value: 0, Timepoint.FOLLOWUP.value: 1}
+    frame["_order"] = frame["timepoint"].map(order)
+    frame = frame.sort_values(["study_id", "_order"], kind="stable").drop(columns="_order")
+    return frame.reset_index(drop=True)
+
+
+def fingerprint(frame: pd.DataFrame, options: Mapping[str, Any]) -> str:
+    """SHA-256 over the analysis data, the options and the scoring and analysis versions.
+
+    Row ids and dates are left out: no analysis uses them, so a corrected date or a new
+    id for the same data does not cause a refit. Scoring versions of the rows are in.
+    """
+    hashed = frame.drop(columns=["administration_id", "patient_id", "administered_on",
+                                 "consented_on"])
+    row_hashes = pd.util.hash_pandas_object(hashed, index=False).to_numpy()
+    digest = hashlib.sha256(row_hashes.tobytes())
+    digest.update(",".join(hashed.columns).encode())
+    digest.update(json.dumps(dict(options), sort_keys=True, default=str).encode())
+    digest.update(f"{SCORING_VERSION}|{ANALYSIS_VERSION}".encode())
+    return digest.hexdigest()
+
+
+PAIN_YEARS_GROUPS = [("le4", "<= 4 years"), ("5to7", "5-7 years"), ("ge8", ">= 8 years")]
+PAIN_SITES_GROUPS = [("1", "1 site"), ("2", "2 sites"), ("ge3", ">= 3 sites")]
+
+
+def pain_years_group(years: pd.Series) -> pd.Series:
+    """<= 4, 5-7, >= 8 years of pain, as the paper groups them (missing stays missing)."""
+    groups = pd.cut(years, bins=[-1, 4, 7, float("inf")], labels=[k for k, _ in PAIN_YEARS_GROUPS])
+    return groups.astype(object).where(years.notna(), None)
+
+
+def pain_sites_group(sites: pd.Series) -> pd.Series:
+    """1, 2, >= 3 pain sites, as the paper groups them (missing stays missing)."""
+    groups = pd.cut(sites, bins=[0, 1, 2, float("inf")], labels=[k for k, _ in PAIN_SITES_GROUPS])
+    return groups.astype(object).where(sites.notna(), None)
+
+
+def patients_wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient: characteristics, groups, and baseline_/followup_ scores.
+
+    `has_baseline` / `has_followup` say which complete administrations exist.
+    """
+    patient_columns = ["study_id", "clinic", *PATIENT_FIELDS]
+    patients = frame[patient_columns].drop_duplicates("study_id").set_index("study_id")
+    for timepoint in (Timepoint.BASELINE.value, Timepoint.FOLLOWUP.value):
+        rows = frame.loc[frame["timepoint"] == timepoint].set_index("study_id")
+        scores = rows[list(SCORE_CODES)].add_prefix(f"{timepoint}_")
+        patients = patients.join(scores)
+        patients[f"has_{timepoint}"] = patients.index.isin(rows.index)
+    patients["pain_years_group"] = pain_years_group(patients["pain_years"])
+    patients["pain_sites_group"] = pain_sites_group(patients["pain_sites"])
+    return patients.reset_index()

@@ -1,0 +1,68 @@
+"""`manage.py refit [--sync]`: run the study's analyses now and print Table 2."""
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.models import ModelRun, RunStatus
+from analysis.results import POPULATIONS, VARIANTS, table2_summary
+from analysis.services import model_run_execute, model_run_request, uses_broker
+from analysis.tasks import refit_run
+
+
+class Command(BaseCommand):
+    help = ("Fit the study's models now and print the Table 2 summary. With --sync the fit "
+            "runs in this process; otherwise it is queued for the Celery worker and waited for.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sync", action="store_true", help="Fit in this process.")
+        parser.add_argument("--population", choices=list(POPULATIONS),
+                            default="complete_cases", help="Analysis population.")
+        parser.add_argument("--variant", choices=[v["key"] for v in VARIANTS],
+                            help="Print only this model variant (default: all).")
+        parser.add_argument("--force", action="store_true",
+                            help="Fit even if the data equal the last successful run's.")
+        parser.add_argument("--timeout", type=float, default=600,
+                            help="Seconds to wait for the worker (without --sync).")
+
+    def handle(self, *args, sync, population, variant, force, timeout, **options):
+        try:
+            run, created = model_run_request(options={"population": population},
+                                             trigger="manage.py refit", force=force)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        if not created:
+            self.stdout.write(f"Data unchanged since run {run.pk}; showing it "
+                              "(--force to fit again).")
+        elif sync or not uses_broker():
+            run = model_run_execute(run_id=run.pk) or run
+        else:
+            run = self._wait_for_worker(run, timeout)
+        run.refresh_from_db()
+        self._report(run, variant)
+
+    def _wait_for_worker(self, run: ModelRun, timeout: float) -> ModelRun:
+        import time
+
+        try:
+            refit_run.apply_async(args=[run.pk], retry=False)
+        except Exception as exc:
+            raise CommandError(f"The broker is unreachable ({exc}); run {run.pk} stays queued "
+                               "for the next sweep. Use --sync to fit here.") from exc
+        self.stdout.write(f"Run {run.pk} queued; waiting for the worker...")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+                return run
+            time.sleep(0.5)
+        raise CommandError(f"Run {run.pk} is still {run.status} after {timeout:.0f} s.")
+
+    def _report(self, run: ModelRun, variant: str | None) -> None:
+        if run.status == RunStatus.FAILED:
+            raise CommandError(f"Run {run.pk} failed: {run.error}")
+        if run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"Run {run.pk} is {run.status}.")
+        total = run.timings.get("total")
+        self.stdout.write(f"Run {run.pk} succeeded"
+                          + (f" in {total:.1f} s" if total is not None else "")
+                          + f"; data fingerprint {run.fingerprint[:12]}.")
+        self.stdout.write(table2_summary(run.results, variant=variant))

@@ -1,0 +1,61 @@
+"""Reads of the analysis engine: the run to show, the run in progress, pending changes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Sum
+
+from .models import ModelRun, RefitState, RunStatus
+from .services import STATE_PK
+
+
+def latest_successful_run(*, population: str | None = None) -> ModelRun | None:
+    """The run the dashboard shows: the last one that succeeded (optionally by population)."""
+    runs = ModelRun.objects.filter(status=RunStatus.SUCCEEDED)
+    if population is not None:
+        runs = runs.filter(options__population=population)
+    return runs.order_by("-finished_at", "-id").first()
+
+
+def run_in_progress() -> ModelRun | None:
+    """The oldest run queued or running, if any (the last success stays shown meanwhile)."""
+    return (ModelRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+            .order_by("created_at", "id").first())
+
+
+def recent_runs(*, limit: int = 20) -> list[ModelRun]:
+    """The latest runs of any status, newest first (results not loaded)."""
+    return list(ModelRun.objects.defer("results").order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class ChangesSinceFit:
+    """Data changes not yet reflected in the latest successful run."""
+
+    count: int              # changes waiting plus those in queued/running/failed runs since
+    waiting_since: datetime | None
+    last_change_at: datetime | None
+    last_fit_at: datetime | None
+    in_progress: ModelRun | None
+
+    @property
+    def any(self) -> bool:
+        return self.count > 0
+
+
+def changes_since_last_fit() -> ChangesSinceFit:
+    """How many changes the dashboard's run does not include, and whether a refit runs."""
+    state = RefitState.objects.filter(pk=STATE_PK).first()
+    last = latest_successful_run()
+    later = ModelRun.objects.exclude(status=RunStatus.SUCCEEDED)
+    if last is not None:
+        later = later.filter(created_at__gt=last.created_at)
+    in_runs = later.aggregate(total=Sum("changes_included"))["total"] or 0
+    pending = state.pending_changes if state else 0
+    return ChangesSinceFit(
+        count=pending + in_runs,
+        waiting_since=state.requested_at if state else None,
+        last_change_at=state.last_change_at if state else None,
+        last_fit_at=last.finished_at if last else None,
+        in_progress=run_in_progress())
