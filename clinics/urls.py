@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "clinics"
-urlpatterns: list = []
+urlpatterns = [
+    path("clinics/", views.clinic_list, name="list"),
+    path("clinics/<str:code>/worklist/", views.worklist, name="worklist"),
+]

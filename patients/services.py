@@ -11,7 +11,7 @@ from django.db import transaction
 from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic
 
-from .models import FollowUpStatus, LostReason, Patient, Withdrawal
+from .models import FollowUpStatus, LostReason, Patient, PatientAccessLog, Withdrawal
 
 CHARACTERISTICS = ("age", "gender", "ethnicity", "education", "pain_years", "pain_sites")
 
@@ -113,3 +113,13 @@ def patient_mark_followup_completed(*, patient: Patient, by: AbstractBaseUser | 
     if patient.followup_status != FollowUpStatus.COMPLETED:
         _set_followup_status(patient=patient, status=FollowUpStatus.COMPLETED, lost_reason="",
                              by=by, reason="follow-up completed")
+
+
+def patient_access_record(*, patient: Patient, user: AbstractBaseUser, path: str
+                          ) -> PatientAccessLog:
+    """Log a view of the patient's record (who, when, which patient, which page).
+
+    No full_clean(): both foreign keys come from loaded objects, and checking them would
+    cost two queries on every page view.
+    """
+    return PatientAccessLog.objects.create(patient=patient, user=user, path=path[:300])

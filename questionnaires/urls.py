@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "questionnaires"
-urlpatterns: list = []
+urlpatterns = [
+    path("<str:study_id>/<str:timepoint>/", views.administration_entry, name="entry"),
+]

@@ -1,0 +1,70 @@
+"""Session limits: an idle timeout and an absolute lifetime, checked on the server.
+
+The cookie's own expiry (SESSION_COOKIE_AGE, refreshed on every request) is only a hint to
+the browser; these checks are what a shared clinic desktop relies on. Both limits are read
+from settings on every request, so they can be changed without a restart in tests.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+STARTED_KEY = "paincohort_session_started"
+LAST_SEEN_KEY = "paincohort_last_seen"
+
+
+@receiver(user_logged_in, dispatch_uid="paincohort_session_started")
+def _start_session_clock(sender, request, user, **kwargs) -> None:
+    # A fresh sign-in starts a fresh absolute lifetime, even on a reused session.
+    if request is not None and hasattr(request, "session"):
+        now = time.time()
+        request.session[STARTED_KEY] = now
+        request.session[LAST_SEEN_KEY] = now
+
+
+def session_expiry_reason(*, started: float, last_seen: float, now: float) -> str:
+    """Why the session has expired, or "" if it is still valid."""
+    if now - last_seen > settings.SESSION_IDLE_TIMEOUT_SECONDS:
+        minutes = settings.SESSION_IDLE_TIMEOUT_SECONDS // 60
+        return f"You were signed out after {minutes} minutes without activity."
+    if now - started > settings.SESSION_ABSOLUTE_LIFETIME_SECONDS:
+        hours = settings.SESSION_ABSOLUTE_LIFETIME_SECONDS / 3600
+        return f"You were signed out: a session lasts at most {hours:g} hours."
+    return ""
+
+
+class SessionTimeoutMiddleware:
+    """Sign out a user whose session has been idle too long or has lived too long."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            expired = self._check(request)
+            if expired:
+                logout(request)
+                messages.info(request, expired)
+                login_url = reverse(settings.LOGIN_URL)
+                return redirect(f"{login_url}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> str:
+        now = time.time()
+        session = request.session
+        started = session.setdefault(STARTED_KEY, now)
+        reason = session_expiry_reason(started=started,
+                                       last_seen=session.get(LAST_SEEN_KEY, now), now=now)
+        if not reason:
+            session[LAST_SEEN_KEY] = now
+        return reason

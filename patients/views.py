@@ -1,0 +1,163 @@
+"""Patient pages: enrolment, the patient record, characteristics, withdrawal, loss, history."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from clinics.selectors import can_edit_clinical_data, clinics_for_user
+from questionnaires.history import patient_history
+from questionnaires.models import Timepoint
+from questionnaires.summary import score_rows
+
+from . import services
+from .access import patient_for_request, require_edit
+from .forms import CharacteristicsForm, EnrolForm, MarkLostForm, WithdrawForm, add_service_errors
+from .models import FollowUpStatus, Patient, Withdrawal
+from .worklist import STATUS_BY_CODE, followup_dates, worklist_status
+
+
+def _staff_name(request: HttpRequest) -> str:
+    return request.user.get_full_name() or request.user.get_username()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_enrol(request: HttpRequest, code: str) -> HttpResponse:
+    """Record consent, then baseline characteristics; the study ID is generated unless typed."""
+    clinic = get_object_or_404(clinics_for_user(user=request.user), code=code)
+    require_edit(request, clinic)
+    form = EnrolForm(request.POST or None, clinic_code=clinic.code, initial={
+        "consented_on": dt.date.today(), "consent_taken_by": _staff_name(request)})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            patient = services.patient_enrol(
+                clinic=clinic, consented_on=data["consented_on"],
+                consent_form_version=data["consent_form_version"].strip(),
+                consent_taken_by=data["consent_taken_by"].strip(), by=request.user,
+                study_id=data["study_id"], **form.characteristics())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.study_id} enrolled. Enter the baseline "
+                                      "questionnaire next.")
+            return redirect("questionnaires:entry", study_id=patient.study_id,
+                            timepoint=Timepoint.BASELINE)
+    return render(request, "patients/patient_enrol.html", {"clinic": clinic, "form": form})
+
+
+def _administration_panels(patient: Patient) -> list[dict]:
+    stored = {admin.timepoint: admin for admin in patient.administrations.all()}
+    return [{"timepoint": value, "label": label, "administration": stored.get(value),
+             "scores": score_rows(stored[value]) if value in stored else []}
+            for value, label in Timepoint.choices]
+
+
+def _status(patient: Patient, panels: list[dict], withdrawn: bool):
+    baseline, followup = (panel["administration"] for panel in panels)
+    code = worklist_status(
+        today=dt.date.today(), withdrawn=withdrawn, followup_status=patient.followup_status,
+        baseline_on=baseline.administered_on if baseline else None,
+        baseline_complete=bool(baseline and baseline.is_complete),
+        followup_complete=bool(followup and followup.is_complete))
+    dates = followup_dates(baseline.administered_on) if baseline and baseline.is_complete \
+        else None
+    return STATUS_BY_CODE[code], dates
+
+
+@login_required
+def patient_detail(request: HttpRequest, study_id: str) -> HttpResponse:
+    """The patient's record: consent, characteristics, questionnaires and scores, actions."""
+    patient = patient_for_request(request, study_id)
+    withdrawal = _withdrawal_or_none(patient)
+    panels = _administration_panels(patient)
+    status, dates = _status(patient, panels, withdrawn=withdrawal is not None)
+    return render(request, "patients/patient_detail.html", {
+        "patient": patient, "panels": panels, "status": status, "dates": dates,
+        "withdrawal": withdrawal,
+        "can_edit": can_edit_clinical_data(user=request.user, clinic=patient.clinic),
+        "can_mark_lost": patient.followup_status == FollowUpStatus.ACTIVE,
+    })
+
+
+def _withdrawal_or_none(patient: Patient) -> Withdrawal | None:
+    try:
+        return patient.withdrawal
+    except Withdrawal.DoesNotExist:
+        return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_edit(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Correct baseline characteristics, with a reason for the audit trail."""
+    patient = patient_for_request(request, study_id, edit=True)
+    initial = {name: getattr(patient, name) for name in CharacteristicsForm.CHARACTERISTICS}
+    form = CharacteristicsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(patient=patient, by=request.user,
+                                    reason=form.cleaned_data["reason"].strip(),
+                                    **form.characteristics())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Characteristics saved.")
+            return redirect("patients:detail", study_id=patient.study_id)
+    return render(request, "patients/patient_edit.html", {"patient": patient, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_withdraw(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Record withdrawal of consent and whether collected data stays in the analysis."""
+    patient = patient_for_request(request, study_id, edit=True)
+    if _withdrawal_or_none(patient) is not None:
+        messages.info(request, f"{patient.study_id} has already withdrawn.")
+        return redirect("patients:detail", study_id=patient.study_id)
+    form = WithdrawForm(request.POST or None, initial={"withdrawn_on": dt.date.today()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.patient_withdraw(
+                patient=patient, withdrawn_on=data["withdrawn_on"], reason=data["reason"],
+                keep_collected_data=data["keep_collected_data"], by=request.user)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Withdrawal of {patient.study_id} recorded.")
+            return redirect("patients:detail", study_id=patient.study_id)
+    return render(request, "patients/patient_withdraw.html", {"patient": patient, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_mark_lost(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Record loss to follow-up (did not attend, discharged)."""
+    patient = patient_for_request(request, study_id, edit=True)
+    form = MarkLostForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_mark_lost(patient=patient, by=request.user,
+                                       lost_reason=form.cleaned_data["lost_reason"],
+                                       reason=form.cleaned_data["reason"].strip())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.study_id} recorded as lost to follow-up.")
+            return redirect("patients:detail", study_id=patient.study_id)
+    return render(request, "patients/patient_lost.html", {"patient": patient, "form": form})
+
+
+@login_required
+def patient_history_view(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Every change to the patient's data: who, when, field, old and new value, reason."""
+    patient = patient_for_request(request, study_id)
+    return render(request, "patients/patient_history.html",
+                  {"patient": patient, "rows": patient_history(patient=patient)})

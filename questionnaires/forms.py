@@ -1,0 +1,128 @@
+"""The entry form: one page per administration, every item a row of radio buttons.
+
+Each item has an explicit "Not answered" choice. "Save as draft" accepts untouched items;
+"Complete" needs every item to have a value or "Not answered", so that a skipped row is a
+decision on the paper form, never a slip of the keyboard.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from patients.forms import AccessibleFormMixin, DateInput
+
+from .instruments import INSTRUMENTS, ITEM_CODES, ITEMS
+from .models import Administration, PihFormVersion, Timepoint
+from .services import followup_window
+
+NOT_ANSWERED = "na"
+ACTION_DRAFT = "draft"
+ACTION_COMPLETE = "complete"
+
+
+def _item_field(item) -> forms.ChoiceField:
+    choices = [(str(value), str(value)) for value in item.values]
+    return forms.ChoiceField(label=item.label, required=False,
+                             choices=[*choices, (NOT_ANSWERED, "Not answered")],
+                             widget=forms.RadioSelect)
+
+
+def initial_from(administration: Administration | None) -> dict:
+    """Form values for a stored administration (a new one starts dated today)."""
+    if administration is None:
+        return {"administered_on": dt.date.today(), "pih_form_version": PihFormVersion.CURRENT}
+    # A completed form's empty item was a decision ("Not answered"); in a draft it may
+    # simply not have been keyed yet, so it stays unselected.
+    empty = NOT_ANSWERED if administration.is_complete else ""
+    initial = {code: empty if value is None else str(value)
+               for code, value in administration.answers.items()}
+    initial.update(administered_on=administration.administered_on,
+                   pih_form_version=administration.pih_form_version,
+                   base_version=administration.version)
+    return initial
+
+
+class AdministrationForm(AccessibleFormMixin, forms.Form):
+    administered_on = forms.DateField(
+        label="Date completed", widget=DateInput(),
+        help_text="The date the patient filled in the paper form.")
+    confirm_outside_window = forms.BooleanField(
+        label="Yes, the follow-up was completed outside its window", required=False)
+    pih_form_version = forms.ChoiceField(
+        label="PIH form version", choices=PihFormVersion.choices, widget=forms.RadioSelect,
+        help_text="Older forms printed 0 as best; they are scored as 8 minus the answer.")
+    reason = forms.CharField(
+        label="Reason for the change", required=False, max_length=200,
+        help_text="Needed to change a completed questionnaire, e.g. 'keying error'.")
+    base_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, timepoint: str, existing: Administration | None,
+                 baseline_on: dt.date | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for item in ITEMS:
+            self.fields[item.code] = _item_field(item)
+        self.timepoint = timepoint
+        self.existing = existing
+        self.baseline_on = baseline_on
+        self.window = (followup_window(baseline_on=baseline_on)
+                       if timepoint == Timepoint.FOLLOWUP and baseline_on else None)
+        self.needs_window_confirmation = False
+
+    @property
+    def action(self) -> str:
+        return self.data.get("action", "") if self.is_bound else ""
+
+    @property
+    def is_correction(self) -> bool:
+        return self.existing is not None and self.existing.is_complete
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.action not in (ACTION_DRAFT, ACTION_COMPLETE):
+            raise ValidationError("Choose 'Save as draft' or 'Complete'.")
+        if self.action == ACTION_DRAFT and self.is_correction:
+            raise ValidationError("This questionnaire is complete: it cannot go back to "
+                                  "draft. Save your correction with 'Save correction'.")
+        if self.action == ACTION_COMPLETE:
+            for code in ITEM_CODES:
+                if not cleaned.get(code) and code not in self._errors:
+                    self.add_error(code, "Choose a value, or 'Not answered' if the patient "
+                                         "left it blank.")
+        self._check_window(cleaned)
+        return cleaned
+
+    def _check_window(self, cleaned: dict) -> None:
+        day = cleaned.get("administered_on")
+        if self.window is None or day is None or cleaned.get("confirm_outside_window"):
+            return
+        start, end = self.window
+        if not start <= day <= end:
+            self.needs_window_confirmation = True
+            self.add_error("administered_on", (
+                f"{day:%d %b %Y} is outside the follow-up window ({start:%d %b %Y} to "
+                f"{end:%d %b %Y}). Check the date; if it is right, tick the box to confirm."))
+
+    def answers(self) -> dict[str, int | None]:
+        """Item answers for the service: empty or 'Not answered' is None."""
+        return {code: None if self.cleaned_data.get(code) in ("", None, NOT_ANSWERED)
+                else int(self.cleaned_data[code]) for code in ITEM_CODES}
+
+    def instrument_sections(self) -> list[dict]:
+        """What the template draws: instruments, their items, each item's radios."""
+        return [{"code": instrument.code, "name": instrument.name,
+                 "anchors": instrument.items[0].anchors,
+                 "items": [self._item_row(item) for item in instrument.items]}
+                for instrument in INSTRUMENTS]
+
+    def _item_row(self, item) -> dict:
+        bound = self[item.code]
+        current = bound.value() or ""
+        return {
+            "code": item.code, "label": item.label, "name": bound.html_name,
+            "id": bound.auto_id, "errors": bound.errors, "range": f"{item.minimum}-{item.maximum}",
+            "choices": [{"value": value, "label": label, "id": f"{bound.auto_id}_{value}",
+                         "checked": value == current}
+                        for value, label in bound.field.choices],
+        }
