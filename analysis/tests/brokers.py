@@ -1,0 +1,51 @@
+"""Point the Celery app at a given broker for one test (or at none), and back."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import pytest
+from django.test import override_settings
+
+from config.celery import app as celery_app
+
+CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+REQUIRE_SERVICES = os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1"
+
+
+@contextmanager
+def broker(url: str):
+    """Send tasks to `url` (not eagerly) inside the block; pools are rebuilt for it."""
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.task_always_eager
+    _reset_pools()
+    conf.broker_url, conf.task_always_eager = url, False
+    try:
+        with override_settings(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=url):
+            yield celery_app
+    finally:
+        _reset_pools()
+        conf.broker_url, conf.task_always_eager = saved
+
+
+def _reset_pools() -> None:
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+def redis_url_or_skip(db: int = 11) -> str:
+    """A Redis URL for this test (CELERY_BROKER_URL in CI), or skip when none answers."""
+    import redis
+
+    url = os.environ.get("CELERY_BROKER_URL") or f"redis://127.0.0.1:6379/{db}"
+    if not url.startswith("redis://"):
+        pytest.skip("needs a Redis broker")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.RedisError:
+        if REQUIRE_SERVICES:
+            raise
+        pytest.skip("Redis is not running")
+    return url
