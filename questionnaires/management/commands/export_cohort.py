@@ -40,7 +40,10 @@ class Command(BaseCommand):
             "include_drafts": options["include_drafts"],
         }
         if options["file"] == "-":
-            write_cohort_csv(_Unterminated(self.stdout), **export_options)
+            try:
+                write_cohort_csv(_Unterminated(self.stdout), **export_options)
+            except BrokenPipeError:  # e.g. piped into `head`: the reader has had enough
+                pass
             return
         path = Path(options["file"])
         try:
