@@ -343,8 +343,8 @@ def snippet_export(*, user: AbstractBaseUser, language: str) -> str:
 def export_page_context(*, user: AbstractBaseUser) -> dict[str, Any]:
     """The export page: files, codebook, snippets and the user's recent exports."""
     return {
-        "cohort_columns": cohort_columns(),
-        "wide_columns": wide_columns(),
+        "codebook_tables": [("Cohort CSV: one row per administration", cohort_columns()),
+                            ("Wide CSV: one row per patient", wide_columns())],
         "r_snippet": r_snippet(),
         "stata_snippet": stata_snippet(),
         "recent_exports": list(ExportLog.objects.filter(user=user)[:10]),

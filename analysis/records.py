@@ -12,7 +12,7 @@ from django.db import transaction
 
 from patients.models import FollowUpStatus, Patient
 
-from .models import InterviewContact, InterviewStatus, StudyTarget
+from .models import InterviewContact, StudyTarget
 
 
 def study_target_get() -> StudyTarget:
@@ -52,7 +52,7 @@ def interview_contact_save(*, patient: Patient, status: str, by: AbstractBaseUse
     if patient.followup_status != FollowUpStatus.COMPLETED:
         raise ValidationError({"study_id": f"{patient.study_id} has not completed the "
                                            "follow-up: only completers are eligible."})
-    if status == InterviewStatus.INTERVIEWED and interviewed_on and interviewed_on > dt.date.today():
+    if interviewed_on and interviewed_on > dt.date.today():
         raise ValidationError({"interviewed_on": "The interview date cannot be in the future."})
     # Lock the patient: a double submission waits here instead of inserting twice.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()

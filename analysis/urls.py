@@ -1,4 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "analysis"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("refit/", views.refit_now, name="refit"),
+    path("target/", views.target_edit, name="target"),
+    path("interviews/", views.interview_list, name="interviews"),
+    path("quality/", views.quality_list, name="quality"),
+    path("export/", views.export_view, name="export"),
+    path("export/<slug:file>/", views.download, name="download"),
+]

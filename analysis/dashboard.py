@@ -1,0 +1,312 @@
+"""The researcher dashboard's content, assembled from the stored model run.
+
+Tables 1 and 2, the change from baseline and the forest plots are read from the latest
+successful run (analysis/results.py documents its JSON); recruitment, the study target,
+freshness and interview counts come from a few aggregate queries. The number of queries
+does not depend on the cohort's size.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import TruncMonth
+
+from clinics.models import Clinic
+from patients.models import FollowUpStatus, LostReason, Patient
+from questionnaires.instruments import SCALES_BY_CODE
+from questionnaires.models import Administration, AdministrationStatus, Timepoint
+
+from . import plots, selectors
+from .models import InterviewContact, InterviewStatus, ModelRun, RunStatus
+from .power import sample_size
+from .records import study_target_get
+from .results import POPULATIONS, VARIANTS
+
+DEFAULT_VARIANT = "paper"
+
+
+# --- recruitment and follow-up ----------------------------------------------------------
+
+def _complete(timepoint: str) -> Exists:
+    return Exists(Administration.objects.filter(
+        patient=OuterRef("pk"), timepoint=timepoint, status=AdministrationStatus.COMPLETE))
+
+
+RECRUITMENT_ROWS = [
+    ("recruited", "Recruited"),
+    ("consented", "Consented (consent recorded at enrolment)"),
+    ("baseline", "Baseline complete"),
+    ("followup", "Follow-up complete"),
+    ("lost", "Lost to follow-up"),
+    *[(f"lost_{value}", f"– {label.lower()}") for value, label in LostReason.choices],
+    ("withdrawn", "Consent withdrawn"),
+]
+
+
+def recruitment_table() -> dict[str, Any]:
+    """Counts by clinic and overall (two queries: the clinics, the grouped counts)."""
+    lost = Q(followup_status=FollowUpStatus.LOST)
+    counts = (Patient.objects
+              .annotate(has_baseline=_complete(Timepoint.BASELINE),
+                        has_followup=_complete(Timepoint.FOLLOWUP))
+              .order_by()
+              .values("clinic__code")
+              .annotate(recruited=Count("pk"), consented=Count("pk", filter=Q(
+                            consented_on__isnull=False)),
+                        baseline=Count("pk", filter=Q(has_baseline=True)),
+                        followup=Count("pk", filter=Q(has_followup=True)),
+                        lost=Count("pk", filter=lost),
+                        withdrawn=Count("pk", filter=Q(withdrawal__isnull=False)),
+                        **{f"lost_{value}": Count("pk", filter=lost & Q(lost_reason=value))
+                           for value in LostReason.values}))
+    by_clinic = {row.pop("clinic__code"): row for row in counts}
+    clinics = list(Clinic.objects.order_by("code").values_list("code", "name"))
+    overall = Counter()
+    for row in by_clinic.values():
+        overall.update(row)
+    columns = [("overall", "Overall"), *clinics]
+    rows = []
+    for key, label in RECRUITMENT_ROWS:
+        cells = [overall.get(key, 0)] + [by_clinic.get(code, {}).get(key, 0)
+                                         for code, _ in clinics]
+        rows.append({"key": key, "label": label, "cells": cells,
+                     "detail": key.startswith("lost_")})
+    return {"columns": columns, "rows": rows, "overall": dict(overall)}
+
+
+def recruitment_series() -> tuple[list[str], list[int], list[int]]:
+    """Patients recruited and follow-ups completed by calendar month (two queries)."""
+    recruited = dict(Patient.objects.annotate(month=TruncMonth("consented_on"))
+                     .order_by().values("month").annotate(n=Count("pk"))
+                     .values_list("month", "n"))
+    completed = dict(Administration.objects
+                     .filter(timepoint=Timepoint.FOLLOWUP, status=AdministrationStatus.COMPLETE)
+                     .annotate(month=TruncMonth("administered_on"))
+                     .order_by().values("month").annotate(n=Count("pk"))
+                     .values_list("month", "n"))
+    months = sorted({_month(m) for m in [*recruited, *completed] if m is not None})
+    if not months:
+        return [], [], []
+    every = _month_range(months[0], months[-1])
+    recruited_by = Counter({_month(m): n for m, n in recruited.items() if m is not None})
+    completed_by = Counter({_month(m): n for m, n in completed.items() if m is not None})
+    return ([m.strftime("%Y-%m") for m in every], [recruited_by[m] for m in every],
+            [completed_by[m] for m in every])
+
+
+def _month(value: dt.date | dt.datetime) -> dt.date:
+    return dt.date(value.year, value.month, 1)
+
+
+def _month_range(first: dt.date, last: dt.date) -> list[dt.date]:
+    months, current = [], first
+    while current <= last:
+        months.append(current)
+        current = dt.date(current.year + current.month // 12, current.month % 12 + 1, 1)
+    return months
+
+
+def target_summary(completers: int, recruited: int) -> dict[str, Any]:
+    target = study_target_get()
+    calculation = sample_size(standardised_difference=target.standardised_difference,
+                              power=target.power, alpha=target.alpha)
+    finished = completers + 0
+    rate = finished / recruited if recruited else None
+    return {"target": target, "calculation": calculation, "completers": completers,
+            "percent": round(100 * completers / calculation.completers, 1),
+            "remaining": max(calculation.completers - completers, 0),
+            "followup_rate": rate,
+            "recruits_needed": calculation.recruits_needed(followup_rate=rate)}
+
+
+def target_preview(form) -> Any:
+    """The calculation for the inputs in a (bound and valid) form, else for the stored ones."""
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        return sample_size(standardised_difference=data["standardised_difference"],
+                           power=data["power"], alpha=data["alpha"])
+    target = form.instance
+    return sample_size(standardised_difference=target.standardised_difference,
+                       power=target.power, alpha=target.alpha)
+
+
+# --- the stored run: Tables 1 and 2, change ------------------------------------------------
+
+def p_text(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _cell_text(kind: str, cell: dict | None) -> str:
+    if not cell:
+        return "–"
+    if kind == "median_range":
+        if cell.get("median") is None:
+            return "–"
+        return f"{cell['median']:g} ({cell['min']:g}–{cell['max']:g})"
+    if kind == "categorical":
+        if cell.get("percent") is None:
+            return str(cell.get("count", 0))
+        return f"{cell['count']} ({cell['percent']:.1f} %)"
+    if cell.get("mean") is None:
+        return "–"
+    sd = "–" if cell.get("sd") is None else f"{cell['sd']:.1f}"
+    return f"{cell['mean']:.1f} ({sd})"
+
+
+_KIND_STAT = {"median_range": "median (range)", "categorical": "n (%)",
+              "mean_sd": "mean (SD)"}
+
+
+def table1_layout(table1: dict) -> dict[str, Any]:
+    """Table 1 as rows of text cells, laid out like the paper's."""
+    columns = table1.get("columns", [])
+    keys = [column["key"] for column in columns]
+    blocks = []
+    for variable in table1.get("variables", []):
+        kind = variable.get("kind", "")
+        rows = [{"label": row["label"],
+                 "cells": [_cell_text(kind, row.get("cells", {}).get(key)) for key in keys]}
+                for row in variable.get("rows", [])]
+        blocks.append({"label": variable["label"], "statistic": _KIND_STAT.get(kind, ""),
+                       "test": variable.get("test") or "", "p": p_text(variable.get("p")),
+                       "rows": rows, "single": len(rows) == 1})
+    return {"columns": columns, "blocks": blocks, "population": table1.get("population", "")}
+
+
+def _coef_text(term: dict) -> str:
+    if term.get("coef") is None:
+        return "–"
+    if term.get("ci_low") is None:
+        return f"{term['coef']:.2f}"
+    return f"{term['coef']:.2f} ({term['ci_low']:.2f} to {term['ci_high']:.2f})"
+
+
+def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
+    """Table 2 for one model variant: terms as rows, outcomes as columns."""
+    outcomes = table2.get("outcomes", [])
+    models = {m["outcome"]: m for m in table2.get("models", []) if m["variant"] == variant}
+    term_order: list[tuple[str, str]] = []
+    for outcome in outcomes:
+        for term in (models.get(outcome["key"]) or {}).get("terms", []):
+            label = term.get("label") or term["term"]
+            if term.get("reference"):
+                label += f" (ref. {term['reference']})"
+            if (term["term"], label) not in term_order:
+                term_order.append((term["term"], label))
+    rows = []
+    for name, label in term_order:
+        cells = []
+        for outcome in outcomes:
+            terms = {t["term"]: t for t in (models.get(outcome["key"]) or {}).get("terms", [])}
+            term = terms.get(name)
+            cells.append({"coef": _coef_text(term) if term else "–",
+                          "p": p_text(term.get("p")) if term else ""})
+        rows.append({"label": label, "cells": cells})
+    footer = [{"outcome": o["label"], "model": models.get(o["key"])} for o in outcomes]
+    return {"outcomes": outcomes, "rows": rows, "models": footer}
+
+
+def forest_plots(table2: dict, variant: str) -> list[plots.Plot]:
+    labels = {o["key"]: o["label"] for o in table2.get("outcomes", [])}
+    return [plots.forest_plot(key=f"forest-{m['outcome']}", outcome=labels[m["outcome"]],
+                              terms=m.get("terms", []))
+            for m in table2.get("models", []) if m["variant"] == variant and m.get("ok")]
+
+
+def change_plots(results: dict) -> list[plots.Plot]:
+    """Baseline against follow-up for partnership and each PIH score (completers)."""
+    overall = {}
+    for variable in results.get("table1", {}).get("variables", []):
+        for row in variable.get("rows", []):
+            overall[row["key"]] = row.get("cells", {}).get("overall") or {}
+    result = []
+    for change in results.get("change", {}).get("rows", []):
+        code = change["key"]
+        scale = SCALES_BY_CODE.get(code)
+        if scale is None:
+            continue
+        before, after = overall.get(f"baseline_{code}", {}), overall.get(f"followup_{code}", {})
+        result.append(plots.change_plot(
+            key=f"change-{code}", label=change["label"], n=change.get("n"),
+            baseline=(change.get("baseline_mean"), before.get("sd")),
+            followup=(change.get("followup_mean"), after.get("sd")),
+            scale=(scale.minimum, scale.maximum), change=change))
+    return result
+
+
+# --- freshness --------------------------------------------------------------------------
+
+def freshness(last: ModelRun | None) -> dict[str, Any]:
+    changes = selectors.changes_since_last_fit()
+    failed = ModelRun.objects.filter(status=RunStatus.FAILED)
+    if last is not None:
+        failed = failed.filter(created_at__gt=last.created_at)
+    return {"changes": changes, "in_progress": changes.in_progress,
+            "failed": failed.order_by("-created_at", "-id").defer("results").first()}
+
+
+def refit_now(*, by: AbstractBaseUser) -> str:
+    """The "Refit now" button: queue a run through the analysis engine's service."""
+    from . import services
+    from .tasks import refit_run
+
+    run, created = services.model_run_request(by=by, trigger="Refit now (dashboard)")
+    if not created:
+        return "The data has not changed since the last successful run: nothing to refit."
+    if not services.uses_broker():
+        services.refit_dispatch_pending()      # runs queued runs in this process
+        return f"Refit started (run {run.pk}). Reload the page to see when it ends."
+    try:
+        refit_run.apply_async(args=[run.pk], retry=False)
+    except Exception:  # broker down: the run stays queued and the sweep sends it later
+        return (f"Refit queued (run {run.pk}), but the task queue is unreachable: it will "
+                "start when the queue is back.")
+    return f"Refit queued (run {run.pk}). The dashboard shows the new results when it ends."
+
+
+# --- the whole page ---------------------------------------------------------------------
+
+def interview_summary() -> dict[str, int]:
+    counts = dict(InterviewContact.objects.order_by().values("status")
+                  .annotate(n=Count("pk")).values_list("status", "n"))
+    return {label: counts.get(value, 0) for value, label in InterviewStatus.choices}
+
+
+def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
+    run = selectors.latest_successful_run()
+    results = (run.results or {}) if run else {}
+    recruitment = recruitment_table()
+    overall = recruitment["overall"]
+    months, recruited, completed = recruitment_series()
+    target = target_summary(overall.get("followup", 0), overall.get("recruited", 0))
+    table2 = results.get("table2", {})
+    variants = [v for v in VARIANTS if any(m["variant"] == v["key"]
+                                           for m in table2.get("models", []))]
+    if variant not in {v["key"] for v in variants}:
+        variant = DEFAULT_VARIANT
+    options = results.get("options", {})
+    return {
+        "run": run,
+        "results": results,
+        "population_label": POPULATIONS.get(options.get("population", ""), ""),
+        "estimation": "REML" if options.get("reml") else "ML",
+        "recruitment": recruitment,
+        "target": target,
+        "recruitment_plot": plots.recruitment_plot(
+            months=months, recruited=recruited, completed=completed,
+            target=target["calculation"].completers),
+        "table1": table1_layout(results.get("table1", {})) if results else None,
+        "table2": table2_layout(table2, variant) if results else None,
+        "variant": next((v for v in variants if v["key"] == variant), None),
+        "variants": variants,
+        "forest_plots": forest_plots(table2, variant) if results else [],
+        "change_plots": change_plots(results) if results else [],
+        "freshness": freshness(run),
+        "interviews": interview_summary(),
+    }

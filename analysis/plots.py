@@ -1,0 +1,242 @@
+"""Server-side SVG plots: forest plot, baseline against follow-up, recruitment over time.
+
+Plain SVG markup built here, so the plots show without JavaScript, under a strict
+content-security policy (no inline styles: presentation attributes and CSS classes from
+dashboard.css only) and print as crisp vectors in black and grey. Every plot carries a
+<title> and <desc> referenced by aria-labelledby / aria-describedby, and comes with a
+data table for anyone who prefers (or needs) the numbers.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+_ids = itertools.count(1)
+FONT = 12
+
+
+@dataclass
+class Plot:
+    """An SVG with its text alternative and the data it shows."""
+
+    key: str
+    title: str
+    description: str
+    svg: SafeString
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return text.replace("-", "−") if text.startswith("-") else text
+
+
+def _svg(width: int, height: int, title: str, description: str, body: list[str]) -> SafeString:
+    number = next(_ids)
+    title_id, desc_id = f"plot-title-{number}", f"plot-desc-{number}"
+    return mark_safe(  # noqa: S308 -- every text inside went through escape()
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-labelledby="{title_id}" aria-describedby="{desc_id}">'
+        f'<title id="{title_id}">{escape(title)}</title>'
+        f'<desc id="{desc_id}">{escape(description)}</desc>' + "".join(body) + "</svg>")
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", css: str = "plot-label",
+          size: int = FONT) -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
+            f'class="{css}" fill="#000">{escape(text)}</text>')
+
+
+def _line(x1: float, y1: float, x2: float, y2: float, css: str = "plot-line",
+          stroke: str = "#000", width: float = 1, dash: str = "") -> str:
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    return (f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" class="{css}" '
+            f'stroke="{stroke}" stroke-width="{width}"{dashed}/>')
+
+
+def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        high = low + 1
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = (low // step) * step
+    ticks = []
+    value = start
+    while value <= high + step * 1e-9:
+        if value >= low - step * 1e-9:
+            ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+# --- forest plot ----------------------------------------------------------------------
+
+def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
+    """Coefficients with 95 % CIs, one row per term (intercept left out), zero marked."""
+    terms = [t for t in terms if t.get("term") != "Intercept" and t.get("coef") is not None]
+    label_width, plot_width, row_height, top = 230, 300, 22, 30
+    width = label_width + plot_width + 20
+    height = top + row_height * max(len(terms), 1) + 40
+    values = [v for t in terms for v in (t.get("ci_low"), t.get("ci_high"), t["coef"])
+              if v is not None] or [0.0]
+    low, high = min(0.0, *values), max(0.0, *values)
+    pad = (high - low) * 0.05 or 1
+    low, high = low - pad, high + pad
+
+    def x(value: float) -> float:
+        return label_width + (value - low) / (high - low) * plot_width
+
+    body = [_text(label_width + plot_width / 2, 16, f"{outcome}: coefficient (95 % CI)",
+                  "middle", "plot-heading")]
+    bottom = top + row_height * len(terms)
+    body.append(_line(x(0), top - 6, x(0), bottom, "plot-zero", "#555", 1, "4 3"))
+    for tick in _nice_ticks(low, high):
+        body.append(_line(x(tick), bottom, x(tick), bottom + 4, "plot-axis"))
+        body.append(_text(x(tick), bottom + 17, fmt(tick, 1 if abs(tick) < 100 else 0),
+                          "middle", "plot-tick", 10))
+    body.append(_line(label_width, bottom, label_width + plot_width, bottom, "plot-axis"))
+    rows = []
+    for index, term in enumerate(terms):
+        y = top + row_height * index + row_height / 2
+        label = term.get("label") or term["term"]
+        if term.get("reference"):
+            label += f" (ref. {term['reference']})"
+        body.append(_text(label_width - 8, y + 4, label, "end"))
+        if term.get("ci_low") is not None and term.get("ci_high") is not None:
+            body.append(_line(x(term["ci_low"]), y, x(term["ci_high"]), y, "plot-ci",
+                              "#000", 1.5))
+        body.append(f'<rect x="{x(term["coef"]) - 4:.1f}" y="{y - 4:.1f}" width="8" '
+                    f'height="8" class="plot-point" fill="#000"/>')
+        rows.append([label, fmt(term["coef"]), fmt(term.get("ci_low")),
+                     fmt(term.get("ci_high")), _p(term.get("p"))])
+    description = f"Forest plot for {outcome}. " + "; ".join(
+        f"{r[0]}: {r[1]} (95 % CI {r[2]} to {r[3]}), p {r[4]}" for r in rows) + "."
+    title = f"{outcome}: coefficients with 95 % confidence intervals"
+    return Plot(key, title, description, _svg(width, height, title, description, body),
+                ["Term", "Coefficient", "95 % CI low", "95 % CI high", "p"], rows)
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+# --- baseline against follow-up -------------------------------------------------------
+
+def change_plot(*, key: str, label: str, n: int | None, baseline: tuple[float, float | None],
+                followup: tuple[float, float | None], scale: tuple[float, float],
+                change: dict) -> Plot:
+    """Baseline and follow-up means (with ±1 SD bars) joined by a line, on the score's scale.
+
+    baseline / followup: (mean, sd); change: the stored paired change (mean, CI, p).
+    """
+    width, height, left, right, top, bottom = 240, 220, 44, 20, 28, 36
+    low, high = scale
+
+    def y(value: float) -> float:
+        return top + (high - value) / (high - low) * (height - top - bottom)
+
+    xs = (left + 45, width - right - 45)
+    body = [_text(width / 2, 16, label, "middle", "plot-heading")]
+    body.append(_line(left, top, left, height - bottom, "plot-axis"))
+    for tick in _nice_ticks(low, high, 4):
+        body.append(_line(left - 4, y(tick), left, y(tick), "plot-axis"))
+        body.append(_text(left - 6, y(tick) + 4, fmt(tick, 0), "end", "plot-tick", 10))
+    points = []
+    for xpos, (mean, sd), name in zip(xs, (baseline, followup), ("Baseline", "Follow-up"),
+                                      strict=True):
+        body.append(_text(xpos, height - bottom + 18, name, "middle", "plot-tick", 11))
+        if mean is None:
+            continue
+        if sd is not None:
+            top_value, bottom_value = min(high, mean + sd), max(low, mean - sd)
+            body.append(_line(xpos, y(top_value), xpos, y(bottom_value), "plot-ci", "#555", 1.5))
+            for edge in (top_value, bottom_value):
+                body.append(_line(xpos - 5, y(edge), xpos + 5, y(edge), "plot-ci", "#555", 1.5))
+        points.append((xpos, y(mean)))
+    if len(points) == 2:
+        body.append(_line(*points[0], *points[1], "plot-pair", "#000", 2))
+    body.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" class="plot-point" fill="#000"/>'
+                for px, py in points)
+    description = (
+        f"{label}: baseline mean {fmt(baseline[0], 1)} (SD {fmt(baseline[1], 1)}), follow-up "
+        f"mean {fmt(followup[0], 1)} (SD {fmt(followup[1], 1)}); mean change "
+        f"{fmt(change.get('mean_change'), 1)} (95 % CI {fmt(change.get('ci_low'), 1)} to "
+        f"{fmt(change.get('ci_high'), 1)}), {change.get('test') or 'paired test'} p "
+        f"{_p(change.get('p'))}, n = {n if n is not None else '–'} completers.")
+    title = f"{label}: baseline against follow-up"
+    rows = [[label, fmt(baseline[0], 1), fmt(baseline[1], 1), fmt(followup[0], 1),
+             fmt(followup[1], 1), fmt(change.get("mean_change"), 1),
+             f"{fmt(change.get('ci_low'), 1)} to {fmt(change.get('ci_high'), 1)}",
+             _p(change.get("p"))]]
+    return Plot(key, title, description, _svg(width, height, title, description, body),
+                ["Score", "Baseline mean", "SD", "Follow-up mean", "SD", "Mean change",
+                 "95 % CI", "p"], rows)
+
+
+# --- recruitment over time ------------------------------------------------------------
+
+def recruitment_plot(*, months: Sequence[str], recruited: Sequence[int],
+                     completed: Sequence[int], target: int | None) -> Plot:
+    """Cumulative patients recruited and follow-ups completed by month, with the target."""
+    width, height, left, right, top, bottom = 640, 260, 52, 130, 24, 44
+    cumulative_recruited = list(itertools.accumulate(recruited))
+    cumulative_completed = list(itertools.accumulate(completed))
+    top_value = max([*cumulative_recruited, *cumulative_completed, target or 0, 1])
+    count = max(len(months), 1)
+
+    def x(index: int) -> float:
+        return left + (index + 0.5) / count * (width - left - right)
+
+    def y(value: float) -> float:
+        return top + (1 - value / top_value) * (height - top - bottom)
+
+    body = [_line(left, top, left, height - bottom, "plot-axis"),
+            _line(left, height - bottom, width - right, height - bottom, "plot-axis")]
+    for tick in _nice_ticks(0, top_value, 4):
+        body.append(_line(left - 4, y(tick), left, y(tick), "plot-axis"))
+        body.append(_text(left - 6, y(tick) + 4, f"{tick:g}", "end", "plot-tick", 10))
+    step = max(1, len(months) // 8)
+    for index, month in enumerate(months):
+        if index % step == 0:
+            body.append(_text(x(index), height - bottom + 16, month, "middle", "plot-tick", 10))
+    if target:
+        body.append(_line(left, y(target), width - right, y(target), "plot-target", "#555", 1,
+                          "6 4"))
+        body.append(_text(width - right + 6, y(target) + 4, f"Target {target} completers",
+                          size=11))
+    for series, name, dash in ((cumulative_recruited, "Recruited", ""),
+                               (cumulative_completed, "Follow-up complete", "3 3")):
+        if not series:
+            continue
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(v):.1f}"
+                        for i, v in enumerate(series))
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
+        body.append(f'<path d="{path}" fill="none" stroke="#000" stroke-width="2" '
+                    f'class="plot-series"{dashed}/>')
+        body.append(_text(width - right + 6, y(series[-1]) + 4, f"{name} {series[-1]}",
+                          size=11))
+    title = "Recruitment and follow-up over time"
+    if months:
+        description = (f"Cumulative counts by month from {months[0]} to {months[-1]}: "
+                       f"{cumulative_recruited[-1]} recruited, {cumulative_completed[-1]} "
+                       "follow-ups complete" + (f", against a target of {target} completers."
+                                                if target else "."))
+    else:
+        description = "No patients recruited yet."
+    rows = [[month, str(r), str(cr), str(c), str(cc)] for month, r, cr, c, cc in zip(
+        months, recruited, cumulative_recruited, completed, cumulative_completed, strict=True)]
+    return Plot("recruitment", title, description, _svg(width, height, title, description, body),
+                ["Month", "Recruited", "Recruited (cumulative)", "Follow-ups complete",
+                 "Follow-ups complete (cumulative)"], rows)

@@ -1,0 +1,173 @@
+"""Researcher dashboard and statistician export pages (thin: parse, call, render).
+
+Who may do what (the issue leaves it open; chosen here):
+- the dashboard, its interview and data-quality pages: researchers, statisticians and data
+  managers; nurses get 403 (they have their clinic worklists), anonymous users the login;
+- the export page: the same roles (researchers read the codebook there), but the downloads
+  themselves are for statisticians and data managers only (403 for researchers);
+- "Refit now": every dashboard role (a refit is coalesced and harmless);
+- the study target (power calculation inputs) and a failed run's error: data managers;
+- interview records: researchers (who run the interviews) and data managers.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinics.models import Role
+from clinics.selectors import has_role
+from patients.selectors import get_patient_for_user
+
+from . import dashboard, exports, interviews, quality, records
+from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
+
+DASHBOARD_ROLES = frozenset({Role.RESEARCHER, Role.STATISTICIAN, Role.DATA_MANAGER})
+DOWNLOAD_ROLES = frozenset({Role.STATISTICIAN, Role.DATA_MANAGER})
+INTERVIEW_ROLES = frozenset({Role.RESEARCHER, Role.DATA_MANAGER})
+TARGET_ROLES = frozenset({Role.DATA_MANAGER})
+
+
+def _require(request: HttpRequest, roles: frozenset[str]) -> None:
+    if not has_role(user=request.user, roles=roles):
+        raise PermissionDenied("Your role does not give access to this page.")
+
+
+def _permissions(request: HttpRequest) -> dict[str, bool]:
+    return {
+        "can_download": has_role(user=request.user, roles=DOWNLOAD_ROLES),
+        "can_edit_target": has_role(user=request.user, roles=TARGET_ROLES),
+        "can_record_interviews": has_role(user=request.user, roles=INTERVIEW_ROLES),
+        "can_see_errors": has_role(user=request.user, roles=TARGET_ROLES),
+    }
+
+
+@login_required
+@require_GET
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Recruitment, Tables 1 and 2, plots and freshness: from the stored run."""
+    _require(request, DASHBOARD_ROLES)
+    context = dashboard.dashboard_context(
+        variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT))
+    return render(request, "analysis/dashboard_detail.html",
+                  {**context, **_permissions(request)})
+
+
+@login_required
+@require_POST
+def refit_now(request: HttpRequest) -> HttpResponse:
+    _require(request, DASHBOARD_ROLES)
+    message = dashboard.refit_now(by=request.user)
+    messages.success(request, message)
+    return redirect("analysis:dashboard")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def target_edit(request: HttpRequest) -> HttpResponse:
+    """A data manager changes the power calculation's inputs."""
+    _require(request, TARGET_ROLES)
+    target = records.study_target_get()
+    form = StudyTargetForm(request.POST or None, instance=target)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            records.study_target_update(
+                standardised_difference=data["standardised_difference"], power=data["power"],
+                alpha=data["alpha"], by=request.user, reason=data["reason"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Study target updated.")
+            return redirect("analysis:dashboard")
+    preview = dashboard.target_preview(form)
+    return render(request, "analysis/studytarget_edit.html",
+                  {"form": form, "preview": preview})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def interview_list(request: HttpRequest) -> HttpResponse:
+    """Table 3, the maximum-variation proposal and the interview records."""
+    _require(request, DASHBOARD_ROLES)
+    rule_form = InterviewRuleForm(request.GET or None)
+    sd_fraction, size = rule_form.values()
+    contact_form = InterviewContactForm(request.POST or None)
+    if request.method == "POST":
+        _require(request, INTERVIEW_ROLES)
+        if contact_form.is_valid():
+            saved = _save_contact(request, contact_form)
+            if saved:
+                return redirect(request.get_full_path())
+    context = interviews.interview_context(sd_fraction=sd_fraction, proposal_size=size)
+    return render(request, "analysis/interview_list.html", {
+        **context, "rule_form": rule_form, "contact_form": contact_form,
+        **_permissions(request)})
+
+
+def _save_contact(request: HttpRequest, form: InterviewContactForm) -> bool:
+    data = form.cleaned_data
+    try:
+        patient = get_patient_for_user(user=request.user, study_id=data["study_id"].strip())
+    except Http404:
+        form.add_error("study_id", f"No patient with study ID {data['study_id']}.")
+        return False
+    try:
+        records.interview_contact_save(
+            patient=patient, status=data["status"], by=request.user,
+            invited_on=data["invited_on"], interviewed_on=data["interviewed_on"],
+            duration_minutes=data["duration_minutes"], place=data["place"],
+            notes=data["notes"])
+    except ValidationError as error:
+        form.add_error(None, error)
+        return False
+    messages.success(request, f"Interview record of {patient.study_id} saved.")
+    return True
+
+
+@login_required
+@require_GET
+def quality_list(request: HttpRequest) -> HttpResponse:
+    _require(request, DASHBOARD_ROLES)
+    return render(request, "analysis/quality_list.html", {"lists": quality.quality_lists()})
+
+
+@login_required
+@require_GET
+def export_view(request: HttpRequest) -> HttpResponse:
+    """The downloads, the codebook and the loading snippets."""
+    _require(request, DASHBOARD_ROLES)
+    return render(request, "analysis/export_list.html", {
+        **exports.export_page_context(user=request.user), **_permissions(request)})
+
+
+@login_required
+@require_GET
+def download(request: HttpRequest, file: str) -> HttpResponse:
+    """One export file; every download is logged."""
+    _require(request, DOWNLOAD_ROLES)
+    if file not in exports.FILES:
+        raise Http404("No such export.")
+    filename, content_type = exports.FILES[file]
+    if file == "cohort_csv":
+        response = StreamingHttpResponse(exports.cohort_csv_stream(user=request.user),
+                                         content_type=content_type)
+    elif file == "wide_csv":
+        response = StreamingHttpResponse(exports.wide_csv_stream(user=request.user),
+                                         content_type=content_type)
+    elif file == "codebook_csv":
+        response = HttpResponse(b"".join(exports.codebook_export(user=request.user)),
+                                content_type=content_type)
+    elif file in ("cohort_dta", "wide_dta"):
+        handle = exports.dta_export(user=request.user, shape=file.split("_")[0])
+        return FileResponse(handle, as_attachment=True, filename=filename,
+                            content_type=content_type)
+    else:
+        text = exports.snippet_export(user=request.user, language=file.split("_")[1])
+        response = HttpResponse(text, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
