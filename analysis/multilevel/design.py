@@ -81,12 +81,12 @@ def build_design(
         raise FitError(f"cannot build the design for {formula!r}: {exc}") from exc
     if y.shape[1] != 1:
         raise FitError(f"the outcome of {formula!r} must be one numeric column")
-    return Design(
-        y=np.asarray(y, dtype=float)[:, 0],
-        X=np.asarray(X, dtype=float),
-        terms=list(X.design_info.column_names),
-        frame=complete,
-    )
+    terms = list(X.design_info.column_names)
+    y, X = np.asarray(y, dtype=float)[:, 0], np.asarray(X, dtype=float)
+    _reject_columns(terms, ~np.isfinite(X).all(axis=0), "cannot fit: {names} has infinite values")
+    if not np.isfinite(y).all():
+        raise FitError(f"the outcome of {formula!r} has infinite values")
+    return Design(y=y, X=X, terms=terms, frame=complete)
 
 
 def _formula_columns(desc: patsy.ModelDesc, columns: Iterable[object]) -> list[str]:
@@ -136,7 +136,7 @@ def standardise(X: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> tuple:
     if intercept is None:
         centre, shift = np.zeros(p), 0.0
         scale = np.sqrt(np.mean(X**2, axis=0))
-        _reject_columns(terms, scale == 0, "is zero in every complete row")
+        _reject_columns(terms, scale == 0, "singular design: {names} is zero in every complete row")
     else:
         centre, shift = X.mean(axis=0), float(y.mean())
         centre[intercept] = 0.0
@@ -146,7 +146,8 @@ def standardise(X: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> tuple:
         constant[intercept] = False
         _reject_columns(
             terms, constant,
-            f"does not vary in the {n} complete rows, so it is collinear with the intercept",
+            f"singular design: {{names}} does not vary in the {n} complete rows, so it is "
+            "collinear with the intercept",
         )
     transform = np.diag(1.0 / scale)
     if intercept is not None:
@@ -161,10 +162,10 @@ def _intercept_column(X: np.ndarray) -> int | None:
     return int(ones[0]) if ones.size else None
 
 
-def _reject_columns(terms: Sequence[str], bad: np.ndarray, reason: str) -> None:
+def _reject_columns(terms: Sequence[str], bad: np.ndarray, message: str) -> None:
+    """Raise FitError with `message`, its {names} filled with the terms flagged `bad`."""
     if bad.any():
-        names = ", ".join(terms[j] for j in np.flatnonzero(bad))
-        raise FitError(f"singular design: {names} {reason}")
+        raise FitError(message.format(names=", ".join(terms[j] for j in np.flatnonzero(bad))))
 
 
 def check_rank(gram: np.ndarray, terms: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import patsy
+from scipy.linalg import cho_solve
 from scipy.optimize import minimize
 from scipy.stats import norm
 
@@ -151,7 +152,7 @@ def summarise(
     sigma2 = fit.rss / (n - p if reml else n)
     # Stata's mixed and lme4 report SEs from (X'V^-1X)^-1 at the estimated variances, not
     # from the inverse of the full Hessian (as statsmodels does)
-    cov_s = sigma2 * np.linalg.inv(fit.chol @ fit.chol.T)
+    cov_s = sigma2 * cho_solve((fit.chol, True), np.eye(p))
     beta, cov = scaling.coefficients(fit.beta), scaling.covariance(cov_s)
     # the REML criterion depends on the parametrisation of X: report it for X as given
     dev = deviance_of(fit, n, p, reml) - (2.0 * scaling.log_abs_det if reml else 0.0)

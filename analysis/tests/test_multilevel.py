@@ -141,11 +141,16 @@ def test_loglik_is_the_dense_gaussian_loglik(small, reml):
     np.testing.assert_allclose(fit.loglik, dense, rtol=1e-9)
 
 
+@pytest.fixture(scope="module")
+def small_ml(small) -> tuple[NestedFit, np.ndarray, np.ndarray]:
+    fit = fit_nested(small, SMALL_FORMULA, LEVELS)
+    return (fit, *_dense_design(small, fit))
+
+
 @settings(max_examples=25, deadline=None)
 @given(factors=st.tuples(*[st.floats(0.5, 2.0)] * 3), shift=st.floats(-0.5, 0.5))
-def test_no_nearby_parameters_have_a_higher_likelihood(small, factors, shift):
-    fit = fit_nested(small, SMALL_FORMULA, LEVELS)
-    y, X = _dense_design(small, fit)
+def test_no_nearby_parameters_have_a_higher_likelihood(small, small_ml, factors, shift):
+    fit, y, X = small_ml
     best = _dense_loglik(y, X, _dense_v(small, fit), fit.fixed["coef"].to_numpy(), False)
     scaled = dict(zip(["clinic", "patient", "residual"], factors, strict=True))
     other = NestedFit(**{**fit.__dict__, "variances": {
