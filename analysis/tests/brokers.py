@@ -35,13 +35,19 @@ def _reset_pools() -> None:
     celery_app.amqp._producer_pool = None
 
 
-def redis_url_or_skip(db: int = 11) -> str:
-    """A Redis URL for this test (CELERY_BROKER_URL in CI), or skip when none answers."""
+def redis_url_or_skip(db: int | None = None) -> str:
+    """A Redis URL (CELERY_BROKER_URL's server, or 127.0.0.1), or skip when none answers.
+
+    `db` picks a database number of the test's own, so that its messages meet no
+    other consumer.
+    """
     import redis
 
-    url = os.environ.get("CELERY_BROKER_URL") or f"redis://127.0.0.1:6379/{db}"
+    url = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
     if not url.startswith("redis://"):
         pytest.skip("needs a Redis broker")
+    if db is not None:
+        url = f"{url.rsplit('/', 1)[0]}/{db}" if url.count("/") > 2 else f"{url}/{db}"
     try:
         redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
     except redis.exceptions.RedisError:
