@@ -6,6 +6,7 @@ missing is worked out again here, from the same pure scoring module.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from .instruments import INSTRUMENTS
 from .models import Administration, PihFormVersion
@@ -24,8 +25,11 @@ class ScoreRow:
 
     @property
     def display(self) -> str:
-        # Stored at full precision; rounded to 1 decimal for display only (INSTRUMENTS.md).
-        return "—" if self.value is None else f"{self.value:.1f}"
+        # Stored at full precision; rounded to 1 decimal for display only (INSTRUMENTS.md),
+        # half up as on paper (5.25 shows as 5.3, where Python's format would give 5.2).
+        if self.value is None:
+            return "—"
+        return str(Decimal(repr(self.value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def score_rows(administration: Administration) -> list[ScoreRow]:
