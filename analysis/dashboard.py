@@ -114,8 +114,7 @@ def target_summary(completers: int, recruited: int) -> dict[str, Any]:
     target = study_target_get()
     calculation = sample_size(standardised_difference=target.standardised_difference,
                               power=target.power, alpha=target.alpha)
-    finished = completers + 0
-    rate = finished / recruited if recruited else None
+    rate = completers / recruited if recruited else None
     return {"target": target, "calculation": calculation, "completers": completers,
             "percent": round(100 * completers / calculation.completers, 1),
             "remaining": max(calculation.completers - completers, 0),
@@ -139,7 +138,7 @@ def target_preview(form) -> Any:
 def p_text(p: float | None) -> str:
     if p is None:
         return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return "<\u00a00.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _cell_text(kind: str, cell: dict | None) -> str:

@@ -37,7 +37,9 @@ def classify(change: float | None, threshold: float) -> str | None:
     """increased / unchanged / lowered; |change| <= threshold is unchanged; None if missing."""
     if change is None or threshold is None or (isinstance(change, float) and math.isnan(change)):
         return None
-    if abs(change) <= threshold:
+    # The boundary is unchanged; the tolerance keeps it so after float arithmetic (a change
+    # computed as 40 + sd/2 - 40 may exceed sd/2 in the last bit).
+    if abs(change) <= threshold + 1e-9 * max(1.0, threshold):
         return UNCHANGED
     return INCREASED if change > 0 else LOWERED
 

@@ -30,6 +30,10 @@ class Plot:
     svg: SafeString
     headers: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
+    caption: str = ""          # short visible caption; the full text is in <desc>
+
+    def __post_init__(self) -> None:
+        self.caption = self.caption or self.description
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -84,7 +88,7 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
     """Coefficients with 95 % CIs, one row per term (intercept left out), zero marked."""
     terms = [t for t in terms if t.get("term") != "Intercept" and t.get("coef") is not None]
-    label_width, plot_width, row_height, top = 230, 300, 22, 30
+    label_width, plot_width, row_height, top = 290, 250, 20, 30
     width = label_width + plot_width + 20
     height = top + row_height * max(len(terms), 1) + 40
     values = [v for t in terms for v in (t.get("ci_low"), t.get("ci_high"), t["coef"])
@@ -122,14 +126,17 @@ def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
     description = f"Forest plot for {outcome}. " + "; ".join(
         f"{r[0]}: {r[1]} (95 % CI {r[2]} to {r[3]}), p {r[4]}" for r in rows) + "."
     title = f"{outcome}: coefficients with 95 % confidence intervals"
+    first = rows[0] if rows else None
+    caption = ("Squares: coefficients; lines: 95 % CIs; dashed line: no association."
+               + (f" {first[0]}: {first[1]} ({first[2]} to {first[3]})." if first else ""))
     return Plot(key, title, description, _svg(width, height, title, description, body),
-                ["Term", "Coefficient", "95 % CI low", "95 % CI high", "p"], rows)
+                ["Term", "Coefficient", "95 % CI low", "95 % CI high", "p"], rows, caption)
 
 
 def _p(p: float | None) -> str:
     if p is None:
         return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return "<\u00a00.001" if p < 0.001 else f"{p:.3f}"
 
 
 # --- baseline against follow-up -------------------------------------------------------
@@ -180,9 +187,12 @@ def change_plot(*, key: str, label: str, n: int | None, baseline: tuple[float, f
              fmt(followup[1], 1), fmt(change.get("mean_change"), 1),
              f"{fmt(change.get('ci_low'), 1)} to {fmt(change.get('ci_high'), 1)}",
              _p(change.get("p"))]]
+    caption = (f"Mean change {fmt(change.get('mean_change'), 1)} (95 % CI "
+               f"{fmt(change.get('ci_low'), 1)} to {fmt(change.get('ci_high'), 1)}), p "
+               f"{_p(change.get('p'))}, n = {n if n is not None else '–'}.")
     return Plot(key, title, description, _svg(width, height, title, description, body),
                 ["Score", "Baseline mean", "SD", "Follow-up mean", "SD", "Mean change",
-                 "95 % CI", "p"], rows)
+                 "95 % CI", "p"], rows, caption)
 
 
 # --- recruitment over time ------------------------------------------------------------
@@ -214,8 +224,7 @@ def recruitment_plot(*, months: Sequence[str], recruited: Sequence[int],
     if target:
         body.append(_line(left, y(target), width - right, y(target), "plot-target", "#555", 1,
                           "6 4"))
-        body.append(_text(width - right + 6, y(target) + 4, f"Target {target} completers",
-                          size=11))
+        body.append(_text(left + 6, y(target) - 5, f"Target: {target} completers", size=11))
     for series, name, dash in ((cumulative_recruited, "Recruited", ""),
                                (cumulative_completed, "Follow-up complete", "3 3")):
         if not series:
