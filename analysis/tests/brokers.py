@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.test import override_settings
+from kombu import pools
 
 from config.celery import app as celery_app
 
@@ -29,8 +30,8 @@ def broker(url: str):
 
 
 def _reset_pools() -> None:
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # kombu keeps pools in a registry keyed by connection: clear it, not just close them
+    pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 

@@ -307,7 +307,7 @@ def test_an_unknown_population_is_refused_by_name(db):
 # --- without a broker -------------------------------------------------------------------
 
 
-@override_settings(ANALYSIS_REFIT_IN_PROCESS="inline")
+@override_settings(ANALYSIS_REFIT_IN_PROCESS="inline", CELERY_TASK_ALWAYS_EAGER=True)
 def test_without_a_broker_inline_mode_fits_after_the_commit(
         cohort, make_patient, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
@@ -316,7 +316,7 @@ def test_without_a_broker_inline_mode_fits_after_the_commit(
     assert _pending() == 0
 
 
-@override_settings(ANALYSIS_REFIT_IN_PROCESS="off")
+@override_settings(ANALYSIS_REFIT_IN_PROCESS="off", CELERY_TASK_ALWAYS_EAGER=True)
 def test_without_a_broker_off_mode_only_keeps_the_request(
         cohort, make_patient, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):

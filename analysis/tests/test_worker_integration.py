@@ -1,0 +1,144 @@
+"""A real Celery worker against Redis and PostgreSQL: a data change becomes a stored run,
+and a worker killed mid-run leaves the run to be retried, not "running" for ever.
+
+Skipped without PostgreSQL and Redis unless PAINCOHORT_REQUIRE_SERVICES=1 (CI).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+
+from analysis import services
+from analysis.models import ModelRun, RefitState, RunStatus
+from analysis.tasks import refit_run
+from analysis.tests.brokers import REQUIRE_SERVICES, broker, redis_url_or_skip
+from analysis.tests.cohort_factory import build_cohort
+from patients.services import patient_update
+
+pytestmark = [pytest.mark.integration]
+WAIT_SECONDS = 90
+WORKER_DB = 14  # a Redis database of these tests' own: no other consumer, no stale tasks
+
+
+@pytest.fixture
+def services_available(transactional_db):
+    if connection.vendor != "postgresql":
+        if REQUIRE_SERVICES:
+            pytest.fail("PAINCOHORT_REQUIRE_SERVICES=1 but the database is not PostgreSQL")
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    url = redis_url_or_skip(db=WORKER_DB)
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    redis.Redis.from_url(url).flushdb()
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """`celery -A config worker --pool=solo` on the test database, logging to a file."""
+
+    def __init__(self, broker_url: str):
+        self.log = Path(tempfile.mkstemp(prefix="h4-worker-", suffix=".log")[1])
+        env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker_url,
+               "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+        env.pop("TEST_DATABASE_NAME", None)
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat",
+                   "-n", f"h4-{uuid.uuid4().hex[:8]}@%h", "-l", "INFO"]
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env,
+                                            stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def output(self) -> str:
+        return self.log.read_text()[-4000:]
+
+
+@pytest.fixture
+def start_worker(services_available):
+    workers: list[Worker] = []
+
+    def start() -> Worker:
+        worker = Worker(services_available)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.kill()
+        worker.log.unlink(missing_ok=True)
+
+
+def _wait_for(condition, worker: Worker, what: str):
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        if worker.process.poll() is not None:
+            pytest.fail(f"the worker exited while waiting for {what}:\n{worker.output()}")
+        time.sleep(0.05)
+    pytest.fail(f"no {what} within {WAIT_SECONDS} s; worker log:\n{worker.output()}")
+
+
+def test_a_data_change_is_refitted_by_a_real_worker(services_available, start_worker,
+                                                    clinic_a, nurse_a):
+    patients = build_cohort(seed=2, sizes={"A": 20, "B": 20, "C": 15})
+    worker = start_worker()
+    with broker(services_available), override_settings(ANALYSIS_REFIT_COALESCE_SECONDS=1):
+        patient = patients[0]
+        patient.refresh_from_db()
+        patient_update(patient=patient, by=nurse_a, reason="typo", age=patient.age + 1)
+    run = _wait_for(lambda: ModelRun.objects.filter(status__in=[RunStatus.SUCCEEDED,
+                                                                RunStatus.FAILED]).first(),
+                    worker, "finished model run")
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.changes_included == 1
+    assert run.results["counts"]["patients"] == 55
+    assert RefitState.objects.get(pk=services.STATE_PK).pending_changes == 0
+
+
+def test_a_run_whose_worker_is_killed_mid_run_is_retried_not_left_running(
+        services_available, start_worker, clinic_a):
+    build_cohort(seed=4, sizes={"A": 150, "B": 200, "C": 120})
+    first = start_worker()
+    run, _ = services.model_run_request(trigger="kill test")
+    with broker(services_available):
+        refit_run.apply_async(args=[run.pk], retry=False)
+    _wait_for(lambda: ModelRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists(),
+              first, "running run")
+    first.kill(signal.SIGKILL)
+    run.refresh_from_db()
+    if run.status != RunStatus.RUNNING:
+        pytest.skip(f"the run ended ({run.status}) before the worker could be killed")
+    # The hard time limit passes without a sign of life: the run is stale. A new worker
+    # sweeps at start-up, re-queues it and runs it again.
+    long_ago = run.heartbeat_at - services.stale_after() - dt.timedelta(seconds=1)
+    ModelRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
+    second = start_worker()
+    _wait_for(lambda: ModelRun.objects.filter(pk=run.pk, status=RunStatus.SUCCEEDED).exists(),
+              second, "retried run")
+    run.refresh_from_db()
+    assert run.attempts == 2
