@@ -1,0 +1,87 @@
+"""Where each user lands, and what the navigation offers by role."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from clinics.models import Membership, Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_nurse_lands_on_her_clinics_worklist(client, nurse_a):
+    client.force_login(nurse_a)
+    response = client.get(reverse("home"))
+    assert response.url == reverse("clinics:worklist", args=["A"])
+
+
+def test_sign_in_form_leads_a_nurse_to_the_worklist(client, nurse_a):
+    from conftest import PASSWORD
+
+    response = client.post(reverse("login"), {"username": "nurse_a", "password": PASSWORD},
+                           follow=True)
+    assert response.redirect_chain[-1][0] == reverse("clinics:worklist", args=["A"])
+
+
+def test_nurse_at_two_clinics_picks_one(client, nurse_a, clinic_b):
+    Membership.objects.create(user=nurse_a, clinic=clinic_b, role=Role.NURSE)
+    client.force_login(nurse_a)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert reverse("clinics:worklist", args=["A"]) in page
+    assert reverse("clinics:worklist", args=["B"]) in page
+
+
+def test_researcher_goes_to_the_clinic_list_while_no_dashboard_exists(client, researcher,
+                                                                     clinic_b, monkeypatch):
+    monkeypatch.setattr("clinics.views.DASHBOARD_URL_NAME", "analysis:no_such_page")
+    client.force_login(researcher)
+    response = client.get(reverse("home"), follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert reverse("clinics:worklist", args=["B"]) in page  # study-wide: every clinic
+
+
+def test_researcher_goes_to_the_dashboard_when_it_exists(client, researcher, monkeypatch):
+    monkeypatch.setattr("clinics.views.DASHBOARD_URL_NAME", "clinics:list")  # stands in
+    client.force_login(researcher)
+    assert client.get(reverse("home")).url == reverse("clinics:list")
+
+
+def test_user_without_membership_gets_a_polite_page(client, db):
+    user = get_user_model().objects.create_user(username="newcomer", password="x" * 12)
+    client.force_login(user)
+    response = client.get(reverse("home"))
+    assert response.status_code == 403
+    assert "ask the study's data manager to add you" in response.content.decode()
+
+
+def test_anonymous_user_is_sent_to_sign_in(client, db):
+    response = client.get(reverse("home"))
+    assert response.url.startswith(reverse("login"))
+
+
+def _nav(client, user) -> str:
+    client.force_login(user)
+    page = client.get(reverse("clinics:list"), follow=True).content.decode()
+    return page.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
+
+
+def test_nurse_navigation_shows_worklist_not_export(client, nurse_a):
+    nav = _nav(client, nurse_a)
+    assert ">Worklist<" in nav and "Sign out" in nav
+    assert ">Export<" not in nav and ">Admin<" not in nav
+
+
+def test_researcher_navigation_has_no_worklist(client, researcher):
+    nav = _nav(client, researcher)
+    assert ">Worklist<" not in nav
+
+
+def test_staff_navigation_shows_admin(client, data_manager):
+    data_manager.is_staff = True
+    data_manager.save()
+    nav = _nav(client, data_manager)
+    assert ">Admin<" in nav and ">Worklist<" in nav

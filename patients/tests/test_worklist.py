@@ -1,0 +1,146 @@
+"""Worklist status rules at their boundaries, filters, counts, and a fixed query count."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from clinics.models import Clinic
+from conftest import full_answers
+from patients.models import Patient
+from patients.worklist import clinic_worklist, worklist_status
+from questionnaires.models import Administration
+
+BASELINE = dt.date(2026, 1, 1)
+
+
+@pytest.fixture(autouse=True)
+def study_window(settings):
+    # The study's defaults, fixed here so the boundaries below read as days.
+    settings.FOLLOWUP_WINDOW_START_DAYS = 76
+    settings.FOLLOWUP_DUE_DAYS = 90
+    settings.FOLLOWUP_WINDOW_END_DAYS = 120
+
+
+def status_on(day: int, **overrides) -> str:
+    """Status `day` days after a completed baseline, nothing else recorded."""
+    kwargs = dict(today=BASELINE + dt.timedelta(days=day), withdrawn=False,
+                  followup_status="active", baseline_on=BASELINE, baseline_complete=True,
+                  followup_complete=False)
+    kwargs.update(overrides)
+    return worklist_status(**kwargs)
+
+
+@pytest.mark.parametrize(("day", "expected"), [
+    (0, "not_yet_due"), (61, "not_yet_due"),
+    (62, "due_soon"), (75, "due_soon"),          # window opens within 14 days
+    (76, "due"), (90, "due"),                    # window open, due day not passed
+    (91, "overdue"), (120, "overdue"),           # past due day, window still open
+    (121, "window_missed"), (400, "window_missed"),
+])
+def test_followup_status_at_the_window_boundaries(day, expected):
+    assert status_on(day) == expected
+
+
+def test_window_follows_the_settings(settings):
+    settings.FOLLOWUP_WINDOW_START_DAYS = 60
+    assert status_on(60) == "due"
+    assert status_on(59) == "due_soon"
+
+
+def test_no_baseline_means_baseline_to_enter():
+    assert status_on(5, baseline_on=None, baseline_complete=False) == "baseline"
+
+
+def test_a_baseline_draft_is_still_to_enter():
+    assert status_on(100, baseline_complete=False) == "baseline"
+
+
+def test_completed_followup_is_completed_whatever_the_date():
+    assert status_on(300, followup_complete=True) == "completed"
+
+
+def test_lost_to_followup_wins_over_dates():
+    assert status_on(100, followup_status="lost") == "lost"
+
+
+def test_withdrawal_wins_over_everything():
+    assert status_on(100, withdrawn=True, followup_complete=True) == "withdrawn"
+
+
+# --- the clinic's worklist from the database -------------------------------------------
+
+def _bulk_cohort(clinic: Clinic, n: int, *, today: dt.date) -> None:
+    """n patients in three states: no baseline, baseline 80 days ago (due), completed."""
+    patients = Patient.objects.bulk_create([
+        Patient(clinic=clinic, study_id=f"{clinic.code}-{i:04d}",
+                consented_on=today - dt.timedelta(days=200), consent_form_version="v1",
+                consent_taken_by="Nurse") for i in range(1, n + 1)])
+    admins = []
+    for i, patient in enumerate(patients):
+        if i % 3 == 0:
+            continue
+        admins.append(Administration(patient=patient, timepoint="baseline", status="complete",
+                                     administered_on=today - dt.timedelta(days=80),
+                                     **full_answers()))
+        if i % 3 == 2:
+            admins.append(Administration(patient=patient, timepoint="followup",
+                                         status="complete", administered_on=today,
+                                         **full_answers()))
+    Administration.objects.bulk_create(admins)
+
+
+@pytest.mark.django_db
+def test_worklist_counts_filter_and_search(clinic_a, clinic_b):
+    today = dt.date.today()
+    _bulk_cohort(clinic_a, 9, today=today)
+    _bulk_cohort(clinic_b, 3, today=today)
+    worklist = clinic_worklist(clinic=clinic_a, today=today)
+    assert worklist.total == 9
+    assert (worklist.counts["baseline"], worklist.counts["due"],
+            worklist.counts["completed"]) == (3, 3, 3)
+    due = clinic_worklist(clinic=clinic_a, today=today, status="due")
+    assert [row.study_id for row in due.rows] == ["A-0002", "A-0005", "A-0008"]
+    assert due.counts == worklist.counts  # counts cover the clinic, not the filter
+    found = clinic_worklist(clinic=clinic_a, today=today, search="a-0005")
+    assert [row.study_id for row in found.rows] == ["A-0005"]
+
+
+@pytest.mark.django_db
+def test_withdrawn_patient_shows_as_withdrawn(clinic_a, nurse_a, make_patient,
+                                              make_administration):
+    from patients.services import patient_withdraw
+
+    patient = make_patient()
+    make_administration(patient)
+    patient_withdraw(patient=patient, withdrawn_on=dt.date.today(), reason="",
+                     keep_collected_data=True, by=nurse_a)
+    assert clinic_worklist(clinic=clinic_a).rows[0].status.code == "withdrawn"
+
+
+@pytest.mark.django_db
+def test_worklist_page_runs_the_same_queries_for_5_and_500_patients(client, nurse_a, clinic_a):
+    client.force_login(nurse_a)
+    url = reverse("clinics:worklist", args=["A"])
+    counts = []
+    for grow in (lambda: _bulk_cohort(clinic_a, 5, today=dt.date.today()),
+                 lambda: _extend(clinic_a, 495)):
+        grow()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert Patient.objects.count() == 500
+    assert response.content.decode().count("<tr>") == 501  # header + 500 rows
+    assert counts[0] == counts[1]
+    assert counts[0] <= 10
+
+
+def _extend(clinic: Clinic, n: int) -> None:
+    Patient.objects.bulk_create([
+        Patient(clinic=clinic, study_id=f"{clinic.code}-9{i:04d}",
+                consented_on=dt.date.today() - dt.timedelta(days=10), consent_form_version="v1",
+                consent_taken_by="Nurse") for i in range(n)])
