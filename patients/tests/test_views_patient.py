@@ -1,0 +1,140 @@
+"""Enrolment with consent, withdrawal and loss to follow-up from the browser forms."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from patients.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date.today()
+
+
+def _consent(**extra) -> dict:
+    data = {"consent_given": "on", "consented_on": TODAY.isoformat(),
+            "consent_form_version": "v1.2", "consent_taken_by": "Sister Jones"}
+    data.update(extra)
+    return data
+
+
+@pytest.fixture
+def nurse_client(client, nurse_a):
+    client.force_login(nurse_a)
+    return client
+
+
+def _enrol(client, **extra):
+    return client.post(reverse("patients:enrol", args=["A"]), _consent(**extra))
+
+
+def test_enrolment_generates_study_ids_per_clinic(nurse_client):
+    first, second = _enrol(nurse_client, age="40"), _enrol(nurse_client)
+    assert [p.study_id for p in Patient.objects.order_by("pk")] == ["A-001", "A-002"]
+    assert first.url == reverse("questionnaires:entry", args=["A-001", "baseline"])
+    assert second.status_code == 302
+    patient = Patient.objects.get(study_id="A-001")
+    assert (patient.consent_form_version, patient.consent_taken_by, patient.age) == (
+        "v1.2", "Sister Jones", 40)
+
+
+def test_enrolment_uses_a_typed_study_id(nurse_client):
+    _enrol(nurse_client, study_id="a-017")
+    assert Patient.objects.get().study_id == "A-017"
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("B-001", "starts with A-"), ("A017", "clinic code, a dash"), ("A-001", "already in use")])
+def test_bad_typed_study_id_is_refused(nurse_client, make_patient, typed, message):
+    make_patient()  # A-001
+    response = _enrol(nurse_client, study_id=typed)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Patient.objects.count() == 1
+
+
+def test_enrolment_without_consent_confirmed_writes_nothing(nurse_client):
+    data = _consent()
+    del data["consent_given"]
+    response = nurse_client.post(reverse("patients:enrol", args=["A"]), data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'href="#id_consent_given"' in page
+    assert not Patient.objects.exists()
+
+
+def test_future_consent_date_is_refused(nurse_client):
+    response = _enrol(nurse_client, consented_on=(TODAY + dt.timedelta(days=1)).isoformat())
+    assert "cannot be in the future" in response.content.decode()
+    assert not Patient.objects.exists()
+
+
+def test_age_outside_study_range_is_refused(nurse_client):
+    response = _enrol(nurse_client, age="17")
+    assert response.status_code == 200
+    assert 'id="id_age_error"' in response.content.decode()
+    assert not Patient.objects.exists()
+
+
+def test_withdrawal_records_whether_data_stays(nurse_client, make_patient):
+    patient = make_patient()
+    response = nurse_client.post(reverse("patients:withdraw", args=[patient.study_id]), {
+        "withdrawn_on": TODAY.isoformat(), "keep_collected_data": "no", "reason": ""})
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.withdrawal.keep_collected_data is False
+    assert (patient.followup_status, patient.lost_reason) == ("lost", "withdrew")
+    assert patient.withdrawal.recorded_by.username == "nurse_a"
+
+
+def test_withdrawal_needs_an_explicit_choice_about_the_data(nurse_client, make_patient):
+    patient = make_patient()
+    response = nurse_client.post(reverse("patients:withdraw", args=[patient.study_id]), {
+        "withdrawn_on": TODAY.isoformat()})
+    assert response.status_code == 200
+    assert "Choose whether the data already collected stays" in response.content.decode()
+    assert not hasattr(Patient.objects.get(), "withdrawal")
+
+
+def test_second_withdrawal_is_not_recorded_twice(nurse_client, make_patient):
+    patient = make_patient()
+    url = reverse("patients:withdraw", args=[patient.study_id])
+    data = {"withdrawn_on": TODAY.isoformat(), "keep_collected_data": "yes"}
+    nurse_client.post(url, data)
+    response = nurse_client.post(url, data)
+    assert response.status_code == 302
+    assert patient.withdrawal.history.count() == 1
+
+
+def test_loss_to_followup_is_recorded_with_its_reason(nurse_client, make_patient):
+    patient = make_patient()
+    response = nurse_client.post(reverse("patients:lost", args=[patient.study_id]), {
+        "lost_reason": "did_not_attend", "reason": "two missed appointments"})
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert (patient.followup_status, patient.lost_reason) == ("lost", "did_not_attend")
+    assert patient.history.first().history_change_reason == "two missed appointments"
+
+
+def test_loss_after_completed_followup_is_refused(nurse_client, make_patient,
+                                                  make_administration):
+    patient = make_patient()
+    make_administration(patient)
+    make_administration(patient, timepoint="followup")
+    response = nurse_client.post(reverse("patients:lost", args=[patient.study_id]), {
+        "lost_reason": "discharged"})
+    assert response.status_code == 200
+    assert "already complete" in response.content.decode()
+    patient.refresh_from_db()
+    assert patient.followup_status == "completed"
+
+
+def test_patient_page_shows_scores_and_status(nurse_client, make_patient, make_administration):
+    patient = make_patient()
+    make_administration(patient)
+    page = nurse_client.get(reverse("patients:detail", args=[patient.study_id])).content
+    page = page.decode()
+    assert 'data-score="ppic_partnership">44.0<' in page
+    assert "Enter 3-month follow-up" in page
