@@ -1,0 +1,97 @@
+"""Researcher dashboard and statistician export in a real browser (axe-core on each page)."""
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from analysis import services
+from analysis.tests.cohort_factory import build_cohort
+from questionnaires.cohort_csv import EXPORT_COLUMNS
+from questionnaires.instruments import SCORE_CODES
+from questionnaires.models import Administration
+
+from .conftest import axe_check, sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def fitted_cohort(clinic_a, clinic_b):
+    build_cohort(seed=3, sizes={"A": 12, "B": 14, "C": 10})
+    run, _ = services.model_run_request(trigger="browser test", force=True)
+    return services.model_run_execute(run_id=run.pk)
+
+
+def test_researcher_sees_tables_and_plots(live_server, page, researcher, fitted_cohort):
+    sign_in(page, live_server, researcher)
+    expect(page).to_have_url(re.compile(r"/analysis/$"))
+    expect(page.get_by_role("heading", name="Cohort dashboard")).to_be_visible()
+    expect(page.get_by_role("heading", name="Table 1: characteristics by clinic")).to_be_visible()
+    expect(page.get_by_role("heading", name="Table 2: multilevel regression")).to_be_visible()
+    expect(page.get_by_test_id("table2")).to_contain_text("Partnership")
+    # Plots are server-side SVG with an accessible name: visible without any script.
+    plots = page.get_by_role("img")
+    expect(plots).to_have_count(12)
+    expect(page.get_by_role("img", name=re.compile("PIH overall: coefficients"))).to_be_visible()
+    axe_check(page)
+    page.get_by_role("link", name="Adding timepoint").click()
+    expect(page.get_by_test_id("table2")).to_contain_text("3-month follow-up")
+    page.get_by_role("link", name="Interview sub-sample").first.click()
+    expect(page.get_by_role("heading", name="Maximum-variation proposal")).to_be_visible()
+    axe_check(page)
+    page.goto(f"{live_server.url}/analysis/quality/")
+    expect(page.get_by_role("heading", name="Data quality", exact=True)).to_be_visible()
+    axe_check(page)
+
+
+def test_dashboard_shows_without_javascript(live_server, browser, researcher, fitted_cohort):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, researcher)
+        page.goto(f"{live_server.url}/analysis/")
+        expect(page.get_by_role("img")).to_have_count(12)
+    finally:
+        context.close()
+
+
+def test_nurse_gets_403_on_dashboard_and_export(live_server, page, nurse_a, nurse_b):
+    sign_in(page, live_server, nurse_b)
+    for path in ("/analysis/", "/analysis/export/", "/analysis/export/cohort_csv/"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 403, path
+
+
+def test_statistician_downloads_csv_and_codebook(live_server, page, statistician,
+                                                 fitted_cohort, tmp_path):
+    sign_in(page, live_server, statistician)
+    page.get_by_role("link", name="Export").first.click()
+    expect(page.get_by_role("heading", name="Export for analysis")).to_be_visible()
+    axe_check(page)
+
+    with page.expect_download() as info:
+        page.get_by_test_id("download-cohort").click()
+    cohort_path = tmp_path / "cohort.csv"
+    info.value.save_as(cohort_path)
+    with page.expect_download() as info:
+        page.get_by_test_id("download-codebook").click()
+    codebook_path = tmp_path / "codebook.csv"
+    info.value.save_as(codebook_path)
+
+    with cohort_path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    stored = {(a.patient.study_id, a.timepoint): a
+              for a in Administration.objects.select_related("patient")}
+    assert len(rows) == len(stored)
+    for row in rows:
+        admin = stored[(row["study_id"], row["timepoint"])]
+        for code in SCORE_CODES:
+            value = getattr(admin, code)
+            assert (float(row[code]) if row[code] else None) == value, (row["study_id"], code)
+
+    with codebook_path.open(encoding="utf-8") as handle:
+        described = [e["column"] for e in csv.DictReader(handle) if e["file"] == "cohort"]
+    assert described == list(EXPORT_COLUMNS)
