@@ -66,13 +66,15 @@ def neutralise(value: Any) -> Any:
 
 
 def neutralise_text_columns(rows: Iterable[Sequence[Any]], columns: Sequence[Column]
-                            ) -> Iterator[list[Any]]:
+                            ) -> Iterator[Sequence[Any]]:
     """Neutralise the text columns of every row; numeric and date cells pass unchanged."""
     text = [index for index, column in enumerate(columns) if column.is_text]
     for row in rows:
-        row = list(row)
-        for index in text:
-            row[index] = neutralise(row[index])
+        # Copy only the rare row that needs it: this runs for every row of a large export.
+        if any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in text):
+            row = list(row)
+            for index in text:
+                row[index] = neutralise(row[index])
         yield row
 
 
@@ -93,8 +95,13 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
-    """UTF-8 CSV in batches of rows: the header at once, then BATCH_ROWS rows a chunk."""
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *,
+               formatted: bool = False) -> Iterator[bytes]:
+    """UTF-8 CSV in batches of rows: the header at once, then BATCH_ROWS rows a chunk.
+
+    formatted=True: the cells are already text (the cohort rows are), so they are written
+    as they are.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -102,7 +109,7 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     for batch in batched(rows, BATCH_ROWS):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([_cell(value) for value in row] for row in batch)
+        writer.writerows(batch if formatted else ([_cell(v) for v in row] for row in batch))
         yield buffer.getvalue().encode()
 
 
@@ -304,7 +311,7 @@ def cohort_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None 
     columns = cohort_columns()
     log = export_log_start(user=user, file=FILES["cohort_csv"][0], options=options or {})
     rows = counted(neutralise_text_columns(cohort_rows(), columns), log=log)
-    return csv_chunks([c.name for c in columns], rows)
+    return csv_chunks([c.name for c in columns], rows, formatted=True)
 
 
 def wide_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None = None
