@@ -18,15 +18,21 @@ REQUIRE_SERVICES = os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1"
 def broker(url: str):
     """Send tasks to `url` (not eagerly) inside the block; pools are rebuilt for it."""
     conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
+    saved = conf.broker_url, conf.task_always_eager, os.environ.get("CELERY_BROKER_URL")
     _reset_pools()
+    # Celery prefers the CELERY_BROKER_URL environment variable (set in CI) to its conf
+    os.environ["CELERY_BROKER_URL"] = url
     conf.broker_url, conf.task_always_eager = url, False
     try:
         with override_settings(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=url):
             yield celery_app
     finally:
         _reset_pools()
-        conf.broker_url, conf.task_always_eager = saved
+        conf.broker_url, conf.task_always_eager = saved[:2]
+        if saved[2] is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved[2]
 
 
 def _reset_pools() -> None:

@@ -354,3 +354,15 @@ def test_refit_command_on_unchanged_data_shows_the_last_run(cohort, capsys):
     call_command("refit", "--sync")
     assert f"Data unchanged since run {run.pk}" in capsys.readouterr().out
     assert ModelRun.objects.count() == 1
+
+
+@override_settings(ANALYSIS_REFIT_IN_PROCESS="thread", ANALYSIS_REFIT_THREAD_DELAY=0,
+                   CELERY_TASK_ALWAYS_EAGER=True)
+def test_without_a_broker_thread_mode_fits_in_the_background(transactional_db, clinic_a):
+    build_cohort(seed=5, sizes={"A": 20, "B": 25, "C": 15})
+    services.refit_record_change(reason="test")
+    assert services.refit_dispatch_pending() == "in_process"
+    services._thread.join(timeout=120)
+    assert not services._thread.is_alive()
+    assert ModelRun.objects.get().status == RunStatus.SUCCEEDED
+    assert _pending() == 0
