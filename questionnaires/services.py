@@ -135,7 +135,10 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     for name, value in values.items():
         setattr(administration, name, value)
     apply_scores(administration)
-    administration.full_clean(validate_unique=False)
+    # Constraints are not re-checked here: Django would run one query per item-range check
+    # (34 of them, most of a save's time), and each is already enforced above (items by
+    # validate_answers, timepoint and status by this function) and again by the database.
+    administration.full_clean(validate_unique=False, validate_constraints=False)
     administration._history_user = by
     administration._change_reason = reason.strip()
     administration.save()
