@@ -176,7 +176,9 @@ def _start_background_refit() -> None:
     with _thread_lock:
         if _thread is not None and _thread.is_alive():
             return
-        _thread = threading.Thread(target=_background_refit, name="refit", daemon=True)
+        # Not a daemon: a short-lived process (seed_demo, import_cohort) finishes the fit
+        # before it exits instead of leaving the run "running".
+        _thread = threading.Thread(target=_background_refit, name="refit", daemon=False)
         _thread.start()
 
 
