@@ -44,6 +44,25 @@ def small() -> pd.DataFrame:
     return simulate_cohort(45, 5, seed=5)
 
 
+@pytest.fixture(scope="module")
+def unbalanced() -> pd.DataFrame:
+    """1 to 6 measurements per patient, so that several group sizes are pooled."""
+    rng = np.random.default_rng(21)
+    sizes = rng.integers(1, 7, 40)
+    clinic = np.repeat(rng.integers(0, 5, 40), sizes)
+    patient = np.repeat(np.arange(40), sizes)
+    n = len(patient)
+    # labels restart in every clinic, as the nesting allows
+    label = pd.Series(patient).groupby(clinic).rank(method="dense").astype(int).to_numpy()
+    return pd.DataFrame({
+        "clinic": clinic, "patient": label,
+        "partnership": rng.normal(35, 8, n), "age": np.repeat(rng.integers(18, 90, 40), sizes),
+        "gender": np.repeat(rng.choice(["male", "female"], 40), sizes),
+        "pih_overall": (rng.normal(0, 2, 5)[clinic] + rng.normal(0, 4, 40)[patient]
+                        + 0.3 * rng.normal(35, 8, n) + rng.normal(0, 3, n)),
+    })
+
+
 def _dense_v(frame: pd.DataFrame, fit: NestedFit) -> np.ndarray:
     """V = sigma_c^2 Zc Zc' + sigma_p^2 Zp Zp' + sigma_e^2 I, built explicitly."""
     same_clinic = frame["clinic"].to_numpy()[:, None] == frame["clinic"].to_numpy()[None, :]
@@ -121,11 +140,13 @@ def test_single_level_matches_statsmodels(cohort):
     assert set(ours.variances) == {"clinic", "residual"}
 
 
+@pytest.mark.parametrize("dataset", ["small", "unbalanced"])
 @pytest.mark.parametrize("reml", [False, True])
-def test_standard_errors_are_dense_gls_covariance(small, reml):
-    fit = fit_nested(small, SMALL_FORMULA, LEVELS, reml=reml)
-    y, X = _dense_design(small, fit)
-    V = _dense_v(small, fit)
+def test_standard_errors_are_dense_gls_covariance(request, dataset, reml):
+    data = request.getfixturevalue(dataset)
+    fit = fit_nested(data, SMALL_FORMULA, LEVELS, reml=reml)
+    y, X = _dense_design(data, fit)
+    V = _dense_v(data, fit)
     cov = np.linalg.inv(X.T @ np.linalg.solve(V, X))
     np.testing.assert_allclose(fit.cov_fixed.to_numpy(), cov, rtol=1e-7, atol=1e-12)
     np.testing.assert_allclose(fit.fixed["se"], np.sqrt(np.diag(cov)), rtol=1e-7)
@@ -133,11 +154,13 @@ def test_standard_errors_are_dense_gls_covariance(small, reml):
     np.testing.assert_allclose(fit.fixed["coef"], beta, rtol=1e-7)
 
 
+@pytest.mark.parametrize("dataset", ["small", "unbalanced"])
 @pytest.mark.parametrize("reml", [False, True])
-def test_loglik_is_the_dense_gaussian_loglik(small, reml):
-    fit = fit_nested(small, SMALL_FORMULA, LEVELS, reml=reml)
-    y, X = _dense_design(small, fit)
-    dense = _dense_loglik(y, X, _dense_v(small, fit), fit.fixed["coef"].to_numpy(), reml)
+def test_loglik_is_the_dense_gaussian_loglik(request, dataset, reml):
+    data = request.getfixturevalue(dataset)
+    fit = fit_nested(data, SMALL_FORMULA, LEVELS, reml=reml)
+    y, X = _dense_design(data, fit)
+    dense = _dense_loglik(y, X, _dense_v(data, fit), fit.fixed["coef"].to_numpy(), reml)
     np.testing.assert_allclose(fit.loglik, dense, rtol=1e-9)
 
 
