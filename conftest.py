@@ -7,16 +7,24 @@ services, as the application does.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from clinics.models import Clinic, Membership, Role
+if TYPE_CHECKING:
+    from clinics.models import Clinic
+
+# Django models are imported inside the fixtures, so that the pure tests (scoring, the
+# multilevel fit) also run without Django (`pytest -p no:django`).
 
 PASSWORD = "correct-horse-battery-staple"
 
 
 def _user(username: str, clinics: list[Clinic], role: str):
+    from django.contrib.auth import get_user_model
+
+    from clinics.models import Membership
+
     user = get_user_model().objects.create_user(username=username, password=PASSWORD)
     for clinic in clinics:
         Membership.objects.create(user=user, clinic=clinic, role=role)
@@ -25,37 +33,41 @@ def _user(username: str, clinics: list[Clinic], role: str):
 
 @pytest.fixture
 def clinic_a(db) -> Clinic:
+    from clinics.models import Clinic
+
     return Clinic.objects.create(code="A", name="Clinic A")
 
 
 @pytest.fixture
 def clinic_b(db) -> Clinic:
+    from clinics.models import Clinic
+
     return Clinic.objects.create(code="B", name="Clinic B")
 
 
 @pytest.fixture
 def nurse_a(clinic_a):
-    return _user("nurse_a", [clinic_a], Role.NURSE)
+    return _user("nurse_a", [clinic_a], "nurse")
 
 
 @pytest.fixture
 def nurse_b(clinic_b):
-    return _user("nurse_b", [clinic_b], Role.NURSE)
+    return _user("nurse_b", [clinic_b], "nurse")
 
 
 @pytest.fixture
 def researcher(clinic_a):
-    return _user("researcher", [clinic_a], Role.RESEARCHER)
+    return _user("researcher", [clinic_a], "researcher")
 
 
 @pytest.fixture
 def statistician(clinic_a):
-    return _user("statistician", [clinic_a], Role.STATISTICIAN)
+    return _user("statistician", [clinic_a], "statistician")
 
 
 @pytest.fixture
 def data_manager(clinic_a):
-    return _user("data_manager", [clinic_a], Role.DATA_MANAGER)
+    return _user("data_manager", [clinic_a], "data_manager")
 
 
 @pytest.fixture
