@@ -141,13 +141,41 @@ def refit_dispatch_pending() -> str:
     return "broker_down"
 
 
+_send_lock = threading.Lock()
+_send_in_flight: threading.Thread | None = None
+
+
 def _send(task, *args: Any, countdown: float = 0) -> bool:
-    """Send a task; False (logged, never raised) when the broker cannot be reached."""
-    try:
-        task.apply_async(args=args, countdown=countdown or None, retry=False)
-    except Exception:  # the broker's errors vary by transport; data entry must go on
+    """Send a task; False (logged, never raised) when the broker cannot be reached.
+
+    A closed port or an unreachable host fails within the connection timeout, but a
+    broker that accepts the connection and then never answers would block the publish
+    for ever: the publish runs in a helper thread that is given SEND_TIMEOUT seconds.
+    While one such send hangs, later sends fail at once instead of piling up threads.
+    """
+    global _send_in_flight
+    outcome: list[BaseException | None] = []
+
+    def publish() -> None:
+        try:
+            task.apply_async(args=args, countdown=countdown or None, retry=False)
+            outcome.append(None)
+        except BaseException as exc:  # reported by the caller below
+            outcome.append(exc)
+
+    with _send_lock:
+        if _send_in_flight is not None and _send_in_flight.is_alive():
+            logger.warning("A send to the broker still hangs; %s stays pending.", task.name)
+            return False
+        _send_in_flight = threading.Thread(target=publish, name="broker-send", daemon=True)
+        _send_in_flight.start()
+    _send_in_flight.join(float(_setting("ANALYSIS_REFIT_SEND_TIMEOUT", 0.5)))
+    if not outcome:
+        logger.warning("The broker did not answer; %s stays pending.", task.name)
+        return False
+    if outcome[0] is not None:  # the broker's errors vary by transport; data entry goes on
         logger.warning("Could not send %s to the broker; it stays pending.", task.name,
-                       exc_info=True)
+                       exc_info=outcome[0])
         return False
     return True
 

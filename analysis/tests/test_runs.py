@@ -1,5 +1,6 @@
 """Model runs and the refit outbox: coalescing, broker down, idempotence, recovery."""
 import datetime as dt
+import socket
 
 import pytest
 import redis
@@ -126,6 +127,21 @@ def test_with_the_broker_down_data_entry_succeeds_and_the_request_stays_pending(
     assert state.pending_changes == 2
     assert state.dispatched_at is None  # nothing on its way: the sweep must send it again
     assert "broker unreachable" in state.last_dispatch_error
+
+
+@BROKER_MODE
+def test_a_broker_that_accepts_but_never_answers_does_not_hold_up_data_entry(
+        make_patient, make_administration, django_capture_on_commit_callbacks):
+    patient = make_patient()
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never replies
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        with broker(url), django_capture_on_commit_callbacks(execute=True):
+            make_administration(patient)
+        with broker(url):  # the first send still hangs: the next one gives up at once
+            assert services.refit_dispatch_pending() == "broker_down"
+    services._send_in_flight.join(10)  # the closed socket ends the hung send
+    state = RefitState.objects.get(pk=services.STATE_PK)
+    assert (state.pending_changes, state.dispatched_at) == (2, None)
 
 
 @BROKER_MODE

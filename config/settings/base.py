@@ -152,6 +152,8 @@ ANALYSIS_REFIT_TIME_LIMIT = env.int("ANALYSIS_REFIT_TIME_LIMIT", default=300)
 # change, the embedded default), "inline" (right after the commit) or "off" (outbox only).
 ANALYSIS_REFIT_IN_PROCESS = env.str("ANALYSIS_REFIT_IN_PROCESS", default="thread")
 ANALYSIS_REFIT_THREAD_DELAY = env.float("ANALYSIS_REFIT_THREAD_DELAY", default=5)
+# A broker that accepts connections but never answers would block a publish for ever.
+ANALYSIS_REFIT_SEND_TIMEOUT = env.float("ANALYSIS_REFIT_SEND_TIMEOUT", default=0.5)
 
 # Study parameters.
 FOLLOWUP_WINDOW_START_DAYS = env.int("FOLLOWUP_WINDOW_START_DAYS", default=76)
