@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -12,6 +13,8 @@ from patients.worklist import STATUSES, clinic_worklist
 from .models import Clinic
 
 DASHBOARD_URL_NAME = "analysis:dashboard"
+# A page a nurse can scan; the status counts and filters at the top cover the whole clinic.
+WORKLIST_PAGE_SIZE = 100
 
 
 def _dashboard_url() -> str | None:
@@ -58,8 +61,9 @@ def worklist(request: HttpRequest, code: str) -> HttpResponse:
     status = request.GET.get("status", "")
     search = request.GET.get("q", "")[:20]
     result = clinic_worklist(clinic=clinic, status=status, search=search)
+    page = Paginator(result.rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "clinics/clinic_worklist.html", {
-        "clinic": clinic, "worklist": result, "statuses": STATUSES,
+        "clinic": clinic, "worklist": result, "page": page, "statuses": STATUSES,
         "status_counts": [(s, result.counts[s.code]) for s in STATUSES],
         "current_status": status, "search": search,
         "can_edit": can_edit_clinical_data(user=request.user, clinic=clinic),

@@ -134,7 +134,9 @@ def test_worklist_page_runs_the_same_queries_for_5_and_500_patients(client, nurs
         assert response.status_code == 200
         counts.append(len(queries))
     assert Patient.objects.count() == 500
-    assert response.content.decode().count("<tr>") == 501  # header + 500 rows
+    page = response.content.decode()
+    assert page.count("<tr>") == 101  # header + the first page of 100
+    assert "of 500 matching" in page
     assert counts[0] == counts[1]
     assert counts[0] <= 10
 
@@ -144,3 +146,16 @@ def _extend(clinic: Clinic, n: int) -> None:
         Patient(clinic=clinic, study_id=f"{clinic.code}-9{i:04d}",
                 consented_on=dt.date.today() - dt.timedelta(days=10), consent_form_version="v1",
                 consent_taken_by="Nurse") for i in range(n)])
+
+
+@pytest.mark.django_db
+def test_worklist_pages_keep_the_filter(client, nurse_a, clinic_a):
+    _extend(clinic_a, 150)
+    client.force_login(nurse_a)
+    url = reverse("clinics:worklist", args=["A"])
+    first = client.get(url, {"status": "baseline"}).content.decode()
+    assert "Patients 1–100 of 150 matching" in first
+    assert "?status=baseline&amp;page=2" in first
+    second = client.get(url, {"status": "baseline", "page": 2}).content.decode()
+    assert second.count("<tr>") == 51
+    assert "A-90149" in second and "A-90000" not in second
