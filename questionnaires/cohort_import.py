@@ -7,11 +7,14 @@ seconds); a cell the table does not know is re-checked by the data-entry validat
 (`services.validate_answers`), so import and data entry accept exactly the same answers.
 The database is read in a few set-based queries (chunks of study IDs), never once per row.
 
-Patients created by an import get consent fields that say where they came from:
+Score columns (as in a file written by export_cohort) are accepted and ignored: scores are
+always computed from the items. Patients created by an import get consent fields that say
+where they came from:
 consented_on = the patient's baseline date (or earliest administration date),
 consent_form_version = "imported", consent_taken_by = "import from <file name>".
 Administrations are stored complete, scored by `services.apply_scores` (the code data entry
-uses), and recorded in the audit trail with the importing user and the reason
+uses; see questionnaires.bulk.scored), written in batches by questionnaires.bulk (COPY on
+PostgreSQL), and recorded in the audit trail with the importing user and the reason
 "imported from <file name>".
 """
 from __future__ import annotations
@@ -26,20 +29,21 @@ from typing import TextIO
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic
 from patients.models import Education, Ethnicity, FollowUpStatus, Gender, Patient, Withdrawal
 
+from .bulk import analyze, insert_with_history, scored
 from .cohort_csv import IMPORT_COLUMNS
-from .instruments import ITEM_CODES, ITEMS_BY_CODE
+from .instruments import ITEM_CODES, ITEMS_BY_CODE, SCORE_CODES
 from .models import Administration, AdministrationStatus, PihFormVersion, Timepoint
-from .services import apply_scores, validate_answers
+from .services import validate_answers
 
 CHARACTERISTICS = ("age", "gender", "ethnicity", "education", "pain_years", "pain_sites")
 IMPORTED_CONSENT_FORM_VERSION = "imported"
-WRITE_BATCH = 2000
+WRITE_BATCH = 20_000
 QUERY_CHUNK = 900  # SQLite allows 999 parameters per query
 MAX_KEPT_ERRORS = 10_000  # beyond this only the count grows (a file of garbage stays cheap)
 
@@ -214,6 +218,8 @@ def _check_header(header: list[str], errors: ErrorList) -> dict[str, int]:
     names = [name.strip() for name in header]
     positions: dict[str, int] = {}
     for position, name in enumerate(names):
+        if name in SCORE_CODES:
+            continue  # an export read back: scores are recomputed from the items, never read
         if name not in IMPORT_COLUMNS:
             errors.add(1, name or f"#{position + 1}", "unknown column")
         elif name in positions:
@@ -436,45 +442,44 @@ def validate_cohort(stream: TextIO) -> tuple[list[Row], dict[str, list[Row]],
 
 # -- writing ---------------------------------------------------------------------------------
 
-def _new_patient(rows: list[Row], *, by: AbstractBaseUser | None, source: str) -> Patient:
+def _new_patient(rows: list[Row], *, by_id: int | None, source: str) -> dict:
     first = rows[0]
     timepoints = {row.timepoint: row.administered_on for row in rows}
     consented_on = timepoints.get(Timepoint.BASELINE) or min(timepoints.values())
     completed = Timepoint.FOLLOWUP in timepoints
-    patient = Patient(
-        study_id=first.study_id, clinic=first.clinic, consented_on=consented_on,
-        consent_form_version=IMPORTED_CONSENT_FORM_VERSION,
-        consent_taken_by=f"import from {source}"[:150], created_by=by,
-        followup_status=FollowUpStatus.COMPLETED if completed else FollowUpStatus.ACTIVE,
-        **dict(zip(CHARACTERISTICS, first.characteristics, strict=True)))
-    patient._history_user = by
-    return patient
+    return {
+        "study_id": first.study_id, "clinic_id": first.clinic.pk, "consented_on": consented_on,
+        "consent_form_version": IMPORTED_CONSENT_FORM_VERSION,
+        "consent_taken_by": f"import from {source}"[:150], "created_by_id": by_id,
+        "followup_status": FollowUpStatus.COMPLETED if completed else FollowUpStatus.ACTIVE,
+        **dict(zip(CHARACTERISTICS, first.characteristics, strict=True)),
+    }
 
 
-def _administration(row: Row, patient_id: int, by: AbstractBaseUser | None) -> Administration:
-    administration = Administration(
-        patient_id=patient_id, timepoint=row.timepoint, administered_on=row.administered_on,
-        status=AdministrationStatus.COMPLETE, pih_form_version=PihFormVersion.CURRENT,
-        entered_by=by, **dict(zip(ITEM_CODES, row.answers, strict=True)))
-    apply_scores(administration)
-    administration._history_user = by
-    return administration
+def _administration(row: Row, patient_id: int, by_id: int | None) -> dict:
+    answers = dict(zip(ITEM_CODES, row.answers, strict=True))
+    return {"patient_id": patient_id, "timepoint": row.timepoint,
+            "administered_on": row.administered_on, "status": AdministrationStatus.COMPLETE,
+            "pih_form_version": PihFormVersion.CURRENT, "entered_by_id": by_id,
+            **answers, **scored(answers, PihFormVersion.CURRENT)}
 
 
 def _write(rows: list[Row], by_patient: dict[str, list[Row]], existing: dict[str, Patient], *,
            by: AbstractBaseUser | None, source: str) -> tuple[list[int], int]:
     reason = f"imported from {source}"
+    by_id = by.pk if by is not None else None
     patient_ids = {study_id: patient.pk for study_id, patient in existing.items()}
-    new = [_new_patient(patient_rows, by=by, source=source)
+    new = [(study_id, _new_patient(patient_rows, by_id=by_id, source=source))
            for study_id, patient_rows in by_patient.items() if study_id not in existing]
     for batch in _chunks(new, WRITE_BATCH):
-        for patient in bulk_create_with_history(batch, Patient, batch_size=WRITE_BATCH,
-                                                default_user=by, default_change_reason=reason):
-            patient_ids[patient.study_id] = patient.pk
+        ids = insert_with_history(Patient, [values for _, values in batch],
+                                  change_reason=reason, history_user_id=by_id)
+        patient_ids.update(zip((study_id for study_id, _ in batch), ids, strict=True))
     for batch in _chunks(rows, WRITE_BATCH):
-        administrations = [_administration(row, patient_ids[row.study_id], by) for row in batch]
-        bulk_create_with_history(administrations, Administration, batch_size=WRITE_BATCH,
-                                 default_user=by, default_change_reason=reason)
+        insert_with_history(Administration,
+                            [_administration(row, patient_ids[row.study_id], by_id)
+                             for row in batch],
+                            change_reason=reason, history_user_id=by_id)
     completed = _complete_existing_followups(by_patient, existing, by=by, reason=reason)
     return list(patient_ids.values()), completed
 
@@ -525,4 +530,5 @@ def import_cohort(*, stream: TextIO, source: str, by: AbstractBaseUser | None = 
         errors.add(1, "", f"the database changed during the import ({exc}); nothing was "
                           "written, run the import again")
         raise CohortImportError(errors) from exc
+    analyze(Patient, Administration)
     return summary

@@ -299,3 +299,16 @@ def test_import_accepts_exactly_the_answers_data_entry_accepts(clinics, tmp_path
             assert exc.errors[0].column == "bpi_worst"
             return
     assert Administration.objects.get().bpi_worst == expected
+
+
+def test_bulk_scores_equal_the_scoring_module_for_varied_answers():
+    from questionnaires.bulk import scored
+    from questionnaires.instruments import ITEMS
+
+    rng = __import__("random").Random(5)
+    for _ in range(500):
+        answers = {item.code: (None if rng.random() < 0.2 else
+                               rng.randint(item.minimum, item.maximum)) for item in ITEMS}
+        values = scored(answers)
+        for code, result in score_all(answers).items():
+            assert values[code] == result.value and values[f"{code}_n"] == result.n_answered

@@ -4,8 +4,9 @@ The cohort comes from patients.demo (pure numpy, deterministic for a seed and en
 this command stores it: clinics, one nurse per clinic, a researcher, a statistician and a
 data manager (staff, for the admin), patients with consent, and complete administrations
 whose scores are computed by questionnaires.services.apply_scores, as data entry does.
-Rows are written with bulk_create_with_history in batches, so the audit trail holds a
-creation record for every patient and administration (author: the clinic's nurse).
+Rows are written in batches by questionnaires.bulk (COPY on PostgreSQL), with a creation
+record in the audit trail for every patient and administration (author: the clinic's
+nurse, dated on the day of consent or completion).
 """
 from __future__ import annotations
 
@@ -18,14 +19,19 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic, Membership, Role
 from patients.demo import DemoCohort, generate_demo_cohort
 from patients.models import Patient
+from questionnaires.bulk import (
+    HISTORY_DATE,
+    HISTORY_USER,
+    analyze,
+    insert_with_history,
+    scored,
+)
 from questionnaires.models import Administration, AdministrationStatus
-from questionnaires.services import apply_scores
 
 DEMO_PASSWORD = "paincohort-demo"
 BATCH = 2000
@@ -76,6 +82,7 @@ class Command(BaseCommand):
             logins = _store(cohort, password=options["password"], seed=options["seed"])
             if not options["no_refit"]:
                 refit_request_after_commit(reason="demo cohort seeded")
+        analyze(Patient, Administration)
         self._print_summary(cohort)
         self._print_logins(logins, password=options["password"])
 
@@ -170,39 +177,33 @@ def _noon(day: dt.date) -> dt.datetime:
 def _patients(cohort: DemoCohort, clinics: dict[str, Clinic], nurses: dict, *,
               reason: str) -> dict[str, int]:
     ids: dict[str, int] = {}
-    rows = cohort.patient_rows()
-    for batch in _batches(rows):
-        objs = []
+    for batch in _batches(cohort.patient_rows(), BATCH * 10):
+        rows = []
         for row in batch:
             code = row.pop("clinic")
-            patient = Patient(clinic=clinics[code], consent_form_version="demo-1.0",
-                              consent_taken_by=f"Nurse {code} (demo)", created_by=nurses[code],
-                              **row)
-            patient._history_user = nurses[code]
-            patient._history_date = _noon(row["consented_on"])
-            objs.append(patient)
-        for patient in bulk_create_with_history(objs, Patient, batch_size=BATCH,
-                                                default_change_reason=reason):
-            ids[patient.study_id] = patient.pk
+            rows.append({**row, "clinic_id": clinics[code].pk, "created_by_id": nurses[code].pk,
+                         "consent_form_version": "demo-1.0",
+                         "consent_taken_by": f"Nurse {code} (demo)",
+                         HISTORY_USER: nurses[code].pk,
+                         HISTORY_DATE: _noon(row["consented_on"])})
+        new_ids = insert_with_history(Patient, rows, change_reason=reason)
+        ids.update(zip((row["study_id"] for row in rows), new_ids, strict=True))
     return ids
 
 
 def _administrations(cohort: DemoCohort, patient_ids: dict[str, int], nurses: dict, *,
                      reason: str) -> None:
-    clinic_of = {row_id: code for row_id, code in zip(
-        cohort.patients["study_id"].tolist(),
-        [cohort.clinic_codes[i] for i in cohort.patients["clinic"].tolist()], strict=True)}
-    for batch in _batches(cohort.administration_rows()):
-        objs = []
+    clinic_of = dict(zip(cohort.patients["study_id"].tolist(),
+                         [cohort.clinic_codes[i] for i in cohort.patients["clinic"].tolist()],
+                         strict=True))
+    for batch in _batches(cohort.administration_rows(), BATCH * 10):
+        rows = []
         for row in batch:
-            nurse = nurses[clinic_of[row["study_id"]]]
-            administration = Administration(
-                patient_id=patient_ids[row["study_id"]], timepoint=row["timepoint"],
-                administered_on=row["administered_on"], status=AdministrationStatus.COMPLETE,
-                entered_by=nurse, **row["answers"])
-            apply_scores(administration)
-            administration._history_user = nurse
-            administration._history_date = _noon(row["administered_on"])
-            objs.append(administration)
-        bulk_create_with_history(objs, Administration, batch_size=BATCH,
-                                 default_change_reason=reason)
+            nurse_id = nurses[clinic_of[row["study_id"]]].pk
+            rows.append({
+                "patient_id": patient_ids[row["study_id"]], "timepoint": row["timepoint"],
+                "administered_on": row["administered_on"],
+                "status": AdministrationStatus.COMPLETE, "entered_by_id": nurse_id,
+                **row["answers"], **scored(row["answers"]),
+                HISTORY_USER: nurse_id, HISTORY_DATE: _noon(row["administered_on"])})
+        insert_with_history(Administration, rows, change_reason=reason)

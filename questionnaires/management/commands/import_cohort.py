@@ -19,7 +19,7 @@ class Command(BaseCommand):
         "complete, scored by the data-entry scoring code, and recorded in the audit trail "
         "with the --user and the reason 'imported from <file name>'. A study ID already in "
         "the database must have the same clinic and characteristics; its new timepoints "
-        "are added."
+        "are added. Score columns (as in an export) are ignored: scores are recomputed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
