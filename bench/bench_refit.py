@@ -2,8 +2,8 @@
 
 (1) Wall time of a completed administration save through the service (the transaction,
     the outbox update and the after-commit dispatch), with the Celery broker at a closed
-    port, at an address that drops packets (connect timeout), and at a live Redis. Data
-    entry must stay well under a second in every case.
+    port, at an unroutable address, at a socket that accepts but never answers, and at a
+    live Redis. Data entry must stay well under a second in every case.
 (2) Wall time of a whole model run (load, Table 1, 15 Table 2 models, change,
     attrition) on the seed_demo cohort at several sizes.
 
@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BROKERS = {
     "closed port": "redis://127.0.0.1:1/0",
-    "packets dropped": "redis://10.255.255.1:6379/0",
+    "unroutable": "redis://10.255.255.1:6379/0",
     "live Redis": "redis://127.0.0.1:6379/15",
 }
 
@@ -78,7 +79,8 @@ def entry(broker: str, saves: int) -> dict:
         import redis
 
         redis.Redis.from_url(broker).flushdb()
-    return {"n": len(times), "median": statistics.median(times), "max": max(times)}
+    return {"n": len(times), "first": times[0], "median": statistics.median(times[1:]),
+            "max after first": max(times[1:])}
 
 
 def run(patients: int) -> dict:
@@ -107,8 +109,12 @@ def main() -> None:
         print(json.dumps(result))
         return
     print("Data entry (administration_save + after-commit dispatch), seconds:")
-    for label, url in BROKERS.items():
-        print(f"  {label:<16} {_child(f'entry={url}', args.saves)}")
+    # A listening socket nobody accepts from: connections open, nothing ever answers.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        brokers = {**BROKERS,
+                   "silent broker": f"redis://127.0.0.1:{silent.getsockname()[1]}/0"}
+        for label, url in brokers.items():
+            print(f"  {label:<16} {_child(f'entry={url}', args.saves)}")
     print("Whole model run, seconds:")
     for size in args.sizes.split(","):
         print(f"  {size:>6} patients {_child(f'run={size}', args.saves)}")
