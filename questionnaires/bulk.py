@@ -116,7 +116,10 @@ def _copy(table: str, columns: list[str], lines: Iterator[list[Any]]) -> None:
             if not written:
                 return
             buffer.seek(0)
-            cursor.copy_expert(sql, buffer)
+            # copy_expert is psycopg2's own: wrap it so that a unique violation (a
+            # concurrent import) surfaces as Django's IntegrityError, as an INSERT would.
+            with connection.wrap_database_errors:
+                cursor.copy_expert(sql, buffer)
 
 
 def _copy_with_history(model: type[models.Model], rows: Sequence[dict[str, Any]], *,

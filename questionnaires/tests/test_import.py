@@ -312,3 +312,26 @@ def test_bulk_scores_equal_the_scoring_module_for_varied_answers():
         values = scored(answers)
         for code, result in score_all(answers).items():
             assert values[code] == result.value and values[f"{code}_n"] == result.n_answered
+
+
+def test_no_data_is_added_for_a_patient_who_withdrew(clinics, tmp_path, make_patient,
+                                                     make_administration, data_manager):
+    from patients.services import patient_withdraw
+    patient = make_patient(study_id="A-001", consented_on=dt.date(2025, 1, 10))
+    make_administration(patient)
+    patient_withdraw(patient=patient, withdrawn_on=dt.date(2025, 2, 1), reason="",
+                     keep_collected_data=True, by=data_manager)
+    path = write_cohort(tmp_path / "c.csv", [cohort_row("A-001", "followup", "2025-04-10")])
+    assert ("line 2, column study_id: A-001 has withdrawn consent"
+            in _import_errors(path))
+
+
+def test_a_concurrent_write_of_the_same_patient_fails_cleanly(clinics, tmp_path, make_patient,
+                                                              monkeypatch):
+    make_patient(study_id="A-001", consented_on=dt.date(2025, 1, 10))
+    # As if another import committed A-001 between our checks and our write.
+    monkeypatch.setattr(cohort_import, "_existing_patients", lambda study_ids: {})
+    path = write_cohort(tmp_path / "c.csv", [cohort_row("A-002"), cohort_row("A-001")])
+    report = _import_errors(path)
+    assert "the database changed during the import" in report
+    assert "run the import again" in report
