@@ -13,7 +13,12 @@ logger = logging.getLogger(__name__)
 
 
 def refit_request_after_commit(*, reason: str) -> None:
-    """Ask for a refit of the analysis once the current transaction commits."""
+    """Ask for a refit of the analysis once the current transaction commits.
+
+    Call it as the last write of the transaction: it updates the one outbox row, whose
+    lock is then held only until the commit, and always taken after every other lock
+    (so concurrent data changes queue briefly there but cannot deadlock on it).
+    """
     from .services import refit_record_change
 
     refit_record_change(reason=reason)
