@@ -178,12 +178,13 @@ def table1_layout(table1: dict) -> dict[str, Any]:
     return {"columns": columns, "blocks": blocks, "population": table1.get("population", "")}
 
 
-def _coef_text(term: dict) -> str:
+def _coef_text(term: dict) -> tuple[str, str]:
+    """The coefficient and, beneath it, its 95 % CI, as the paper prints them."""
     if term.get("coef") is None:
-        return "–"
-    if term.get("ci_low") is None:
-        return f"{term['coef']:.2f}"
-    return f"{term['coef']:.2f} ({term['ci_low']:.2f} to {term['ci_high']:.2f})"
+        return "–", ""
+    if term.get("ci_low") is None or term.get("ci_high") is None:
+        return f"{term['coef']:.2f}", ""
+    return f"{term['coef']:.2f}", f"({term['ci_low']:.2f} to {term['ci_high']:.2f})"
 
 
 def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
@@ -204,8 +205,8 @@ def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
         for outcome in outcomes:
             terms = {t["term"]: t for t in (models.get(outcome["key"]) or {}).get("terms", [])}
             term = terms.get(name)
-            cells.append({"coef": _coef_text(term) if term else "–",
-                          "p": p_text(term.get("p")) if term else ""})
+            coef, ci = _coef_text(term) if term else ("–", "")
+            cells.append({"coef": coef, "ci": ci, "p": p_text(term.get("p")) if term else ""})
         rows.append({"label": label, "cells": cells})
     footer = [{"outcome": o["label"], "model": models.get(o["key"])} for o in outcomes]
     return {"outcomes": outcomes, "rows": rows, "models": footer}

@@ -88,7 +88,7 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
     """Coefficients with 95 % CIs, one row per term (intercept left out), zero marked."""
     terms = [t for t in terms if t.get("term") != "Intercept" and t.get("coef") is not None]
-    label_width, plot_width, row_height, top = 290, 250, 20, 30
+    label_width, plot_width, row_height, top = 270, 230, 20, 30
     width = label_width + plot_width + 20
     height = top + row_height * max(len(terms), 1) + 40
     values = [v for t in terms for v in (t.get("ci_low"), t.get("ci_high"), t["coef"])
@@ -100,8 +100,8 @@ def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
     def x(value: float) -> float:
         return label_width + (value - low) / (high - low) * plot_width
 
-    body = [_text(label_width + plot_width / 2, 16, f"{outcome}: coefficient (95 % CI)",
-                  "middle", "plot-heading")]
+    body = [_text(width / 2, 16, f"{outcome}: coefficient (95 % CI)", "middle",
+                  "plot-heading")]
     bottom = top + row_height * len(terms)
     body.append(_line(x(0), top - 6, x(0), bottom, "plot-zero", "#555", 1, "4 3"))
     for tick in _nice_ticks(low, high):

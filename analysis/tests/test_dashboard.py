@@ -57,7 +57,8 @@ def test_dashboard_shows_table2_from_the_stored_run(client, researcher, fitted):
     model = next(m for m in fitted.results["table2"]["models"]
                  if m["variant"] == "paper" and m["outcome"] == "pih_overall")
     term = next(t for t in model["terms"] if t["term"] == "partnership")
-    expected = f"{term['coef']:.2f} ({term['ci_low']:.2f} to {term['ci_high']:.2f})"
+    expected = (f"{term['coef']:.2f} <span class=\"ci\">({term['ci_low']:.2f} to "
+                f"{term['ci_high']:.2f})</span>")
     assert expected in html
     assert 'data-testid="table1"' in html and 'data-testid="table2"' in html
     assert html.count('role="img"') == 1 + 5 + 6     # recruitment, 5 forest, 6 change plots

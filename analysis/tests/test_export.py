@@ -213,3 +213,16 @@ def test_unknown_export_is_404(client, statistician):
     client.force_login(statistician)
     assert client.get(reverse("analysis:download", kwargs={"file": "secrets"})
                       ).status_code == 404
+
+
+def test_cohort_csv_download_is_byte_identical_to_the_export_command(
+        client, statistician, cohort, make_patient, make_administration):
+    answers = {code: 3 for code in ITEM_CODES}
+    answers["bpi_worst"] = None                       # a missing item and a missing score
+    make_administration(make_patient(study_id="Z-001", gender=""), "baseline", answers=answers)
+    from questionnaires.cohort_export import write_cohort_csv
+
+    expected = io.StringIO(newline="")
+    write_cohort_csv(expected)
+    _, content = _download(client, statistician, "cohort_csv")
+    assert content.decode("utf-8") == expected.getvalue()
