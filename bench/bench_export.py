@@ -119,6 +119,8 @@ def measure(kind: str) -> dict:
 
     user = get_user_model().objects.get(username="bench_statistician")
     idle_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     first = None
     size = 0
@@ -137,10 +139,15 @@ def measure(kind: str) -> dict:
         size = handle.seek(0, 2)
         handle.close()
     total = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     rows = ExportLog.objects.order_by("-pk").values_list("row_count", flat=True).first()
     return {"kind": kind, "rows": rows, "mb": round(size / 1e6, 1),
             "first_rows_s": round(first or total, 3), "total_s": round(total, 2),
             "rows_per_s": round(rows / total) if rows else None,
+            # CPU of this process only (not PostgreSQL's): the rate on an idle machine.
+            "rows_per_cpu_s": round(rows / cpu) if rows else None,
+            "load_avg_1m": os.getloadavg()[0],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "idle_rss_mb_before": round(idle_mb, 1)}
 
