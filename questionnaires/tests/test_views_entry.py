@@ -124,6 +124,8 @@ def test_followup_outside_window_needs_confirmation(nurse_client, make_patient,
     assert response.status_code == 200
     assert "outside the follow-up window" in response.content.decode()
     assert 'name="confirm_outside_window"' in response.content.decode()
+    start = baseline.administered_on + dt.timedelta(days=76)
+    assert f"Follow-up window: {start.day} {start:%b %Y}" in response.content.decode()
     assert not Administration.objects.filter(timepoint="followup").exists()
 
     response = _post(nurse_client, patient, full_answers(), "followup", administered_on=late,

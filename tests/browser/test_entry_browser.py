@@ -188,6 +188,31 @@ def test_withdrawal_from_the_patient_page(live_server, page, nurse_a, make_patie
     axe_check(page)
 
 
+def test_entry_errors_are_summarised_focused_and_accessible(live_server, page, nurse_a,
+                                                            make_patient):
+    patient = make_patient()
+    sign_in(page, live_server, nurse_a)
+    page.goto(f"{live_server.url}/questionnaires/{patient.study_id}/baseline/")
+    page.locator("label[for=id_bpi_worst_7]").click()
+    page.get_by_role("button", name="Complete").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    page.get_by_role("link", name="Least pain, last 24 h: Choose a value").click()
+    expect(page.locator("#id_bpi_least")).to_be_focused()
+    expect(page.locator("#id_bpi_worst_7")).to_be_checked()  # what was keyed is kept
+    axe_check(page)
+    assert not Administration.objects.exists()
+
+
+def test_researcher_is_refused_entry_politely(live_server, page, researcher, make_patient):
+    patient = make_patient()
+    sign_in(page, live_server, researcher)
+    response = page.goto(f"{live_server.url}/questionnaires/{patient.study_id}/baseline/")
+    assert response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("You cannot do this")
+    axe_check(page)
+
+
 def test_pages_without_data_pass_axe(live_server, page, nurse_a, clinic_a, make_patient):
     make_patient()
     sign_in(page, live_server, nurse_a)
