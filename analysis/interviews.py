@@ -81,6 +81,14 @@ class Table3Row:
     deltas: Mapping[str, float | None]       # score code -> follow-up minus baseline
 
     @property
+    def characteristics(self) -> list[str]:
+        """Gender, ethnicity and education as labelled in Table 1 (codes in the CSV)."""
+        from patients.models import Education, Ethnicity, Gender
+
+        return [dict(choices.choices).get(value, value) for choices, value in
+                ((Gender, self.gender), (Ethnicity, self.ethnicity), (Education, self.education))]
+
+    @property
     def ordered_changes(self) -> list[str | None]:
         return [self.changes.get(code) for code in CLASSIFIED_SCORES]
 
