@@ -410,7 +410,9 @@ def model_runs_requeue_stale() -> list[int]:
         else:
             ModelRun.objects.filter(stale, pk=run_id).update(
                 status=RunStatus.FAILED, finished_at=timezone.now(),
-                error=f"The worker was lost {MAX_ATTEMPTS} times while running this run.")
+                error=f"No sign of life for longer than the hard time limit "
+                      f"({hard_time_limit()} s) in {MAX_ATTEMPTS} attempts: the worker was "
+                      "lost (killed, out of memory) or the run exceeded the time limit.")
     return requeued
 
 

@@ -296,7 +296,7 @@ def test_a_run_whose_worker_died_too_often_fails_with_the_reason(cohort):
     assert services.model_runs_requeue_stale() == []
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert "worker was lost" in run.error
+    assert "the worker was lost" in run.error
 
 
 def test_a_zombie_worker_cannot_overwrite_a_run_taken_over_by_another(cohort, monkeypatch):
