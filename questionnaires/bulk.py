@@ -137,13 +137,25 @@ def _copy_with_history(model: type[models.Model], rows: Sequence[dict[str, Any]]
           ([pk, *map(_cell, values(row))] for pk, row in zip(ids, rows, strict=True)))
     history = get_history_model_for_model(model)
     history_columns = {f.attname: f.column for f in history._meta.concrete_fields}
+    columns = [history_columns[model._meta.pk.attname], *(history_columns[n] for n in attnames)]
+    extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
     now = timezone.now()
-    _copy(history._meta.db_table,
-          [history_columns[model._meta.pk.attname], *(history_columns[n] for n in attnames),
-           "history_date", "history_change_reason", "history_type", "history_user_id"],
-          ([pk, *map(_cell, values(row)), row.get(HISTORY_DATE, now), change_reason, "+",
-            _cell(row.get(HISTORY_USER, history_user_id))]
-           for pk, row in zip(ids, rows, strict=True)))
+    if any(HISTORY_USER in row or HISTORY_DATE in row for row in rows):
+        _copy(history._meta.db_table, [*columns, *extra],
+              ([pk, *map(_cell, values(row)), row.get(HISTORY_DATE, now), change_reason, "+",
+                _cell(row.get(HISTORY_USER, history_user_id))]
+               for pk, row in zip(ids, rows, strict=True)))
+    else:
+        # One author and date for all: the server copies the rows just written.
+        source = [pk_column, *(fields[name] for name in attnames)]
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(history._meta.db_table)} "
+                f"({', '.join(quote(c) for c in [*columns, *extra])}) "
+                f"SELECT {', '.join(quote(c) for c in source)}, %s, %s, '+', %s "
+                f"FROM {quote(model._meta.db_table)} WHERE {quote(pk_column)} = ANY(%s)",
+                [now, change_reason, history_user_id, ids])
     return ids
 
 
@@ -168,12 +180,11 @@ def _bulk_create_with_history(model: type[models.Model], rows: Sequence[dict[str
 
 def analyze(*model_classes: type[models.Model]) -> None:
     """Refresh PostgreSQL's planner statistics after a bulk load (with stale statistics it
-    plans for a handful of rows). Tables of the models and of their history."""
+    plans for a handful of rows)."""
     if connection.vendor != "postgresql":
         return
-    tables = []
-    for model in model_classes:
-        tables.append(model._meta.db_table)
-        tables.append(get_history_model_for_model(model)._meta.db_table)
+    # History tables are read by primary key and index only: their statistics can wait
+    # for autovacuum.
+    tables = [model._meta.db_table for model in model_classes]
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in tables)}")
