@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from questionnaires.instruments import BPI, PIH, PPIC
+from questionnaires.instruments import BPI, ITEM_CODES, PIH, PPIC
 
 # Table 1 (overall): targets for the generating model.
 AGE_MEDIAN, AGE_SD, AGE_RANGE = 48, 14, (19, 84)
@@ -99,8 +99,7 @@ class DemoCohort:
             }
 
     def administration_rows(self) -> Iterator[dict]:
-        a, codes = self.administrations, [c for c in self.administrations if "_" in c
-                                          and c.split("_")[0] in ("bpi", "ppic", "pih")]
+        a, codes = self.administrations, ITEM_CODES
         items = {code: a[code].tolist() for code in codes}
         study_ids = self.patients["study_id"][a["patient"]].tolist()
         for i, (timepoint, day) in enumerate(zip(a["timepoint"].tolist(),

@@ -23,7 +23,7 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -122,7 +122,6 @@ class ImportSummary:
     administrations_created: int
     followups_completed: int
     dry_run: bool
-    patient_ids: list[int] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         verb = "would create" if self.dry_run else "created"
@@ -465,7 +464,8 @@ def _administration(row: Row, patient_id: int, by_id: int | None) -> dict:
 
 
 def _write(rows: list[Row], by_patient: dict[str, list[Row]], existing: dict[str, Patient], *,
-           by: AbstractBaseUser | None, source: str) -> tuple[list[int], int]:
+           by: AbstractBaseUser | None, source: str) -> int:
+    """Write patients, administrations and their history; return follow-ups completed."""
     reason = f"imported from {source}"
     by_id = by.pk if by is not None else None
     patient_ids = {study_id: patient.pk for study_id, patient in existing.items()}
@@ -480,8 +480,7 @@ def _write(rows: list[Row], by_patient: dict[str, list[Row]], existing: dict[str
                             [_administration(row, patient_ids[row.study_id], by_id)
                              for row in batch],
                             change_reason=reason, history_user_id=by_id)
-    completed = _complete_existing_followups(by_patient, existing, by=by, reason=reason)
-    return list(patient_ids.values()), completed
+    return _complete_existing_followups(by_patient, existing, by=by, reason=reason)
 
 
 def _complete_existing_followups(by_patient: dict[str, list[Row]],
@@ -519,7 +518,7 @@ def import_cohort(*, stream: TextIO, source: str, by: AbstractBaseUser | None = 
                 followups_completed=0, dry_run=dry_run)
             if dry_run:
                 return summary
-            summary.patient_ids, summary.followups_completed = _write(
+            summary.followups_completed = _write(
                 rows, by_patient, existing, by=by, source=source)
             refit_request_after_commit(reason=f"{len(rows)} administrations imported "
                                               f"from {source}")
