@@ -480,7 +480,26 @@ def _write(rows: list[Row], by_patient: dict[str, list[Row]], existing: dict[str
                             [_administration(row, patient_ids[row.study_id], by_id)
                              for row in batch],
                             change_reason=reason, history_user_id=by_id)
+    _advance_study_id_counters(new, by=by, reason=reason)
     return _complete_existing_followups(by_patient, existing, by=by, reason=reason)
+
+
+def _advance_study_id_counters(new: list[tuple[str, dict]], *, by: AbstractBaseUser | None,
+                               reason: str) -> None:
+    """Move each clinic's study-ID counter past imported IDs of its own pattern (A-017), so
+    the next enrolment does not step through every imported number one query at a time."""
+    highest: dict[int, int] = {}
+    codes = {clinic.pk: clinic.code for clinic in Clinic.objects.all()}
+    for study_id, values in new:
+        prefix, _, number = study_id.rpartition("-")
+        if prefix == codes.get(values["clinic_id"]) and number.isdigit():
+            clinic_id = values["clinic_id"]
+            highest[clinic_id] = max(highest.get(clinic_id, 0), int(number))
+    for clinic in Clinic.objects.select_for_update().filter(pk__in=list(highest)):
+        if clinic.next_patient_number <= highest[clinic.pk]:
+            clinic.next_patient_number = highest[clinic.pk] + 1
+            clinic._history_user, clinic._change_reason = by, reason
+            clinic.save(update_fields=["next_patient_number"])
 
 
 def _complete_existing_followups(by_patient: dict[str, list[Row]],
