@@ -16,6 +16,7 @@ from patients.forms import AccessibleFormMixin, DateInput
 from .instruments import INSTRUMENTS, ITEM_CODES, ITEMS
 from .models import Administration, PihFormVersion, Timepoint
 from .services import followup_window
+from .wording import item_wordings
 
 NOT_ANSWERED = "na"
 ACTION_DRAFT = "draft"
@@ -111,16 +112,19 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
 
     def instrument_sections(self) -> list[dict]:
         """What the template draws: instruments, their items, each item's radios."""
+        wordings = item_wordings()  # licensed full wording, where the site has loaded it
         return [{"code": instrument.code, "name": instrument.name,
                  "anchors": instrument.items[0].anchors,
-                 "items": [self._item_row(item) for item in instrument.items]}
+                 "items": [self._item_row(item, wordings.get(item.code, ""))
+                           for item in instrument.items]}
                 for instrument in INSTRUMENTS]
 
-    def _item_row(self, item) -> dict:
+    def _item_row(self, item, wording: str) -> dict:
         bound = self[item.code]
         current = bound.value() or ""
         return {
-            "code": item.code, "label": item.label, "name": bound.html_name,
+            "code": item.code, "label": item.label, "wording": wording,
+            "name": bound.html_name,
             "id": bound.auto_id, "errors": bound.errors, "range": f"{item.minimum}-{item.maximum}",
             "choices": [{"value": value, "label": label, "id": f"{bound.auto_id}_{value}",
                          "checked": value == current}

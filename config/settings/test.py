@@ -9,3 +9,6 @@ STORAGES = {
 # Refits without a broker only fill the outbox in tests (deterministic, no fits in other
 # apps' tests); the analysis tests run them explicitly.
 ANALYSIS_REFIT_IN_PROCESS = env.str("ANALYSIS_REFIT_IN_PROCESS", default="off")  # noqa: F405
+# Static files come from the finders in tests (no collectstatic), so WhiteNoise must not
+# look for STATIC_ROOT at start-up.
+WHITENOISE_AUTOREFRESH = True

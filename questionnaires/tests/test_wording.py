@@ -30,3 +30,16 @@ def test_loading_again_replaces_the_wording(tmp_path):
     call_command("load_item_wording", write(tmp_path, "code,wording\nbpi_worst,Old\n"))
     call_command("load_item_wording", write(tmp_path, "code,wording\nbpi_worst,New\n"))
     assert item_wordings() == {"bpi_worst": "New"}
+
+
+def test_entry_page_shows_loaded_wording_under_the_short_label(tmp_path, client, nurse_a,
+                                                               make_patient):
+    from django.urls import reverse
+
+    call_command("load_item_wording",
+                 write(tmp_path, "code,wording\nbpi_worst,Licensed wording of item one\n"))
+    patient = make_patient()
+    client.force_login(nurse_a)
+    response = client.get(reverse("questionnaires:entry", args=[patient.study_id, "baseline"]))
+    assert response.status_code == 200
+    assert "Licensed wording of item one" in response.content.decode()
