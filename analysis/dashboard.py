@@ -253,21 +253,19 @@ def freshness(last: ModelRun | None) -> dict[str, Any]:
 
 def refit_now(*, by: AbstractBaseUser) -> str:
     """The "Refit now" button: queue a run through the analysis engine's service."""
-    from . import services
-    from .tasks import refit_run
+    from .services import model_run_request_now
 
-    run, created = services.model_run_request(by=by, trigger="Refit now (dashboard)")
-    if not created:
-        return "The data has not changed since the last successful run: nothing to refit."
-    if not services.uses_broker():
-        services.refit_dispatch_pending()      # runs queued runs in this process
-        return f"Refit started (run {run.pk}). Reload the page to see when it ends."
-    try:
-        refit_run.apply_async(args=[run.pk], retry=False)
-    except Exception:  # broker down: the run stays queued and the sweep sends it later
-        return (f"Refit queued (run {run.pk}), but the task queue is unreachable: it will "
-                "start when the queue is back.")
-    return f"Refit queued (run {run.pk}). The dashboard shows the new results when it ends."
+    run, outcome = model_run_request_now(by=by, trigger="Refit now (dashboard)")
+    return REFIT_NOW_MESSAGES[outcome].format(run=run.pk)
+
+
+REFIT_NOW_MESSAGES = {
+    "unchanged": "The data has not changed since the last successful run: nothing to refit.",
+    "in_process": "Refit started (run {run}). Reload the page to see when it ends.",
+    "sent": "Refit queued (run {run}). The dashboard shows the new results when it ends.",
+    "broker_down": "Refit queued (run {run}), but the task queue is unreachable: it will "
+                   "start when the queue is back.",
+}
 
 
 # --- the whole page ---------------------------------------------------------------------

@@ -24,11 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connections
 
 from questionnaires.cohort_csv import EXPORT_COLUMNS
-from questionnaires.cohort_export import _LOOKUPS as COHORT_LOOKUPS
-from questionnaires.cohort_export import cohort_queryset
+from questionnaires.cohort_export import cohort_values
 from questionnaires.instruments import SCORE_CODES
 
 from .codebook import (
@@ -119,23 +117,8 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *,
 # --- the rows -------------------------------------------------------------------------
 
 def cohort_rows() -> Iterator[Sequence[Any]]:
-    """The cohort CSV's rows (EXPORT_COLUMNS order) as database values, streamed.
-
-    The query, its columns and their order are questionnaires.cohort_export's (the rows of
-    `export_cohort`); the values are left as the database returns them (None, int, float,
-    date, str) instead of being turned into text cell by cell, which is what limits the
-    speed of a large export: csv.writer writes them exactly as cohort_export.cohort_rows
-    formats them (None as empty, str() of ints and dates, repr() of floats), at C speed.
-    A test checks that the two files are identical byte for byte. The queryset's SQL is run
-    on a chunked (server-side, on PostgreSQL) cursor: Django's per-row processing of a
-    values_list would halve the speed, and these columns need none of it.
-    """
-    queryset = cohort_queryset().values_list(*COHORT_LOOKUPS)
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while batch := cursor.fetchmany(5000):
-            yield from batch
+    """The cohort CSV's rows (EXPORT_COLUMNS order) as database values, streamed."""
+    return cohort_values()
 
 
 def _number(value: Any) -> float | None:

@@ -285,6 +285,25 @@ def model_run_request(*, options: Mapping[str, Any] | None = None,
     return run, True
 
 
+def model_run_request_now(*, by: AbstractBaseUser | None, trigger: str
+                          ) -> tuple[ModelRun, str]:
+    """Queue a run at a person's request and start it; never waits for the fit.
+
+    Returns (run, outcome): "unchanged" (the last successful run already covers the data),
+    "in_process" (no broker: runs in this process), "sent", or "broker_down" (the run stays
+    queued and the sweep sends it once the broker is back).
+    """
+    run, created = model_run_request(by=by, trigger=trigger)
+    if not created:
+        return run, "unchanged"
+    if not uses_broker():
+        _run_in_process()
+        return run, "in_process"
+    from .tasks import refit_run
+
+    return run, "sent" if _send(refit_run, run.pk) else "broker_down"
+
+
 # --- executing a run ---------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import csv
 from collections.abc import Iterator
 from typing import TextIO
 
+from django.db import connections
 from django.db.models import QuerySet
 
 from patients.models import Patient
@@ -26,8 +27,8 @@ _PATIENT_LOOKUPS = {
     "education": "patient__education", "pain_years": "patient__pain_years",
     "pain_sites": "patient__pain_sites",
 }
-_LOOKUPS: tuple[str, ...] = tuple(_PATIENT_LOOKUPS.get(column, column)
-                                  for column in EXPORT_COLUMNS)
+EXPORT_LOOKUPS: tuple[str, ...] = tuple(_PATIENT_LOOKUPS.get(column, column)
+                                       for column in EXPORT_COLUMNS)
 _SCORE_POSITIONS = frozenset(EXPORT_COLUMNS.index(code) for code in SCORE_CODES)
 assert set(EXPORT_COLUMNS) >= set(ITEM_CODES)  # items are exported under their own codes
 
@@ -78,9 +79,26 @@ def cohort_rows(*, patients_qs: QuerySet[Patient] | None = None,
     administrations = cohort_queryset(patients_qs=patients_qs,
                                       include_withdrawn_excluded=include_withdrawn_excluded,
                                       include_drafts=include_drafts)
-    flags = [position in _SCORE_POSITIONS for position in range(len(_LOOKUPS))]
-    for values in administrations.values_list(*_LOOKUPS).iterator(chunk_size=chunk_size):
+    flags = [position in _SCORE_POSITIONS for position in range(len(EXPORT_LOOKUPS))]
+    for values in administrations.values_list(*EXPORT_LOOKUPS).iterator(chunk_size=chunk_size):
         yield [_cell(value, flag) for value, flag in zip(values, flags, strict=True)]
+
+
+def cohort_values(*, batch_size: int = 5000, **filters) -> Iterator[tuple]:
+    """The rows of `cohort_rows` as database values (None, int, float, date, str), streamed.
+
+    Takes the filters of `cohort_queryset`. For large exports: Django's per-row processing
+    of a values_list would halve the speed and these columns need none of it, so the
+    query's SQL runs on a chunked cursor (server-side on PostgreSQL). csv.writer writes
+    these values exactly as `cohort_rows` formats them (None as empty, str() of ints and
+    dates, repr() of floats); a test keeps the two identical.
+    """
+    queryset = cohort_queryset(**filters).values_list(*EXPORT_LOOKUPS)
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(batch_size):
+            yield from batch
 
 
 class _Echo:

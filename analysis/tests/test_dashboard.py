@@ -146,9 +146,9 @@ def test_only_data_managers_change_the_target(client, request, user_fixture):
 
 def test_refit_now_queues_a_run_through_the_engine(client, researcher, fitted, monkeypatch):
     dispatched = []
-    monkeypatch.setattr(services, "refit_dispatch_pending", lambda: dispatched.append("local"))
+    monkeypatch.setattr(services, "_run_in_process", lambda: dispatched.append("local"))
     monkeypatch.setattr("analysis.tasks.refit_run.apply_async",
-                        lambda args, retry: dispatched.append(args[0]))
+                        lambda args, **options: dispatched.append(args[0]))
     Patient.objects.filter(pk=Patient.objects.first().pk).update(age=99)   # data changed
     client.force_login(researcher)
     response = client.post(reverse("analysis:refit"))

@@ -382,3 +382,19 @@ def test_without_a_broker_thread_mode_fits_in_the_background(transactional_db, c
     assert not services._thread.is_alive()
     assert ModelRun.objects.get().status == RunStatus.SUCCEEDED
     assert _pending() == 0
+
+
+def test_refit_now_with_the_broker_down_keeps_the_run_queued_for_the_sweep(cohort, nurse_a):
+    _succeeded_run()
+    patient_update(patient=cohort[0], by=nurse_a, reason="test", age=77)
+    with broker(CLOSED_PORT_BROKER):
+        run, outcome = services.model_run_request_now(by=nurse_a, trigger="Refit now")
+    assert outcome == "broker_down"
+    assert ModelRun.objects.get(pk=run.pk).status == RunStatus.QUEUED
+
+
+def test_refit_now_on_unchanged_data_queues_nothing(cohort, nurse_a):
+    last = _succeeded_run()
+    run, outcome = services.model_run_request_now(by=nurse_a, trigger="Refit now")
+    assert (run.pk, outcome) == (last.pk, "unchanged")
+    assert ModelRun.objects.count() == 1
