@@ -23,7 +23,7 @@ class StaleEditError(Exception):
 
     def __init__(self, current: Administration, changes: list[tuple[str, object, object]]):
         self.current = current
-        self.changes = changes  # (field, value the editor started from, value now stored)
+        self.changes = changes  # (field, value now stored, value this editor submitted)
         super().__init__("This administration was changed by someone else while you edited it.")
 
 
