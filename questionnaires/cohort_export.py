@@ -11,7 +11,7 @@ import csv
 from collections.abc import Iterator
 from typing import TextIO
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from patients.models import Patient
@@ -95,7 +95,10 @@ def cohort_values(*, batch_size: int = 5000, **filters) -> Iterator[tuple]:
     """
     queryset = cohort_queryset(**filters).values_list(*EXPORT_LOOKUPS)
     sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].chunked_cursor() as cursor:
+    # Inside a transaction PostgreSQL's server-side cursor is WITHOUT HOLD and streams;
+    # outside one it would build the whole result before the first row.
+    with transaction.atomic(using=queryset.db), \
+            connections[queryset.db].chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(batch_size):
             yield from batch
