@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -118,6 +119,8 @@ class EnrolForm(AccessibleFormMixin, CharacteristicsFields):
                                            help_text="As printed on the form, e.g. v1.0.")
     consent_taken_by = forms.CharField(label="Consent taken by", max_length=150,
                                        help_text="Name or role of the staff member.")
+    # A new key per form shown: the service creates one patient per key.
+    enrolment_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
     study_id = forms.CharField(
         label="Study ID", max_length=20, required=False,
         help_text="Leave empty to generate the next ID for this clinic; type it if the paper "
@@ -139,9 +142,19 @@ class EnrolForm(AccessibleFormMixin, CharacteristicsFields):
                                   f"{self.clinic_code}-017.")
         if value.split("-")[0] != self.clinic_code.upper():
             raise ValidationError(f"A study ID at this clinic starts with {self.clinic_code}-.")
-        if Patient.objects.filter(study_id=value).exists():
-            raise ValidationError(f"{value} is already in use.")
         return value
+
+    def clean(self):
+        cleaned = super().clean()
+        study_id, key = cleaned.get("study_id"), cleaned.get("enrolment_key")
+        if not study_id:
+            return cleaned
+        in_use = Patient.objects.filter(study_id=study_id)
+        if key is not None:  # not in use by the patient this very form created (a resend)
+            in_use = in_use.exclude(enrolment_key=key)
+        if in_use.exists():
+            self.add_error("study_id", f"{study_id} is already in use.")
+        return cleaned
 
 
 class CharacteristicsForm(AccessibleFormMixin, CharacteristicsFields):

@@ -71,6 +71,10 @@ class Patient(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+",
                                    verbose_name="created by")
+    enrolment_key = models.UUIDField(
+        "enrolment form key", null=True, blank=True, unique=True, editable=False,
+        help_text="One-time key of the enrolment form that created the patient, so that a "
+                  "repeated submission (a double click) creates no second patient.")
     history = HistoricalRecords()
 
     class Meta:

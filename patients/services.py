@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -31,17 +32,30 @@ def _next_study_id(*, clinic: Clinic) -> str:
 @transaction.atomic
 def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version: str,
                   consent_taken_by: str, by: AbstractBaseUser | None,
-                  study_id: str = "", **characteristics: Any) -> Patient:
-    """Record consent and baseline characteristics; generate the study ID unless given."""
+                  study_id: str = "", enrolment_key: uuid.UUID | None = None,
+                  **characteristics: Any) -> Patient:
+    """Record consent and baseline characteristics; generate the study ID unless given.
+
+    enrolment_key is the enrolment form's one-time key: a second submission of the same
+    form (a double click, a resend) returns the patient the first one created.
+    """
     unknown = set(characteristics) - set(CHARACTERISTICS)
     if unknown:
         raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
     if consented_on > dt.date.today():
         raise ValidationError({"consented_on": "The consent date cannot be in the future."})
+    # Enrolments at a clinic queue on its row, so a repeated submission waiting here sees
+    # the patient the first one committed.
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+    if enrolment_key is not None:
+        already = Patient.objects.filter(enrolment_key=enrolment_key).first()
+        if already is not None:
+            return already
     patient = Patient(
         clinic=clinic, study_id=study_id.strip() or _next_study_id(clinic=clinic),
         consented_on=consented_on, consent_form_version=consent_form_version,
-        consent_taken_by=consent_taken_by, created_by=by, **characteristics)
+        consent_taken_by=consent_taken_by, created_by=by, enrolment_key=enrolment_key,
+        **characteristics)
     patient.full_clean()
     patient._history_user = by
     patient.save()

@@ -41,7 +41,8 @@ def patient_enrol(request: HttpRequest, code: str) -> HttpResponse:
                 clinic=clinic, consented_on=data["consented_on"],
                 consent_form_version=data["consent_form_version"].strip(),
                 consent_taken_by=data["consent_taken_by"].strip(), by=request.user,
-                study_id=data["study_id"], **form.characteristics())
+                study_id=data["study_id"], enrolment_key=data["enrolment_key"],
+                **form.characteristics())
         except ValidationError as error:
             add_service_errors(form, error)
         else:

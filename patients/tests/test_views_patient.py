@@ -138,3 +138,26 @@ def test_patient_page_shows_scores_and_status(nurse_client, make_patient, make_a
     page = page.decode()
     assert 'data-score="ppic_partnership">44.0<' in page
     assert "Enter 3-month follow-up" in page
+
+
+def test_a_repeated_enrolment_form_creates_one_patient(nurse_client):
+    key = "6f1c2d3e-0000-4000-8000-000000000001"
+    first = _enrol(nurse_client, enrolment_key=key, age="40")
+    second = _enrol(nurse_client, enrolment_key=key, age="40")
+    assert Patient.objects.count() == 1
+    assert first["Location"] == second["Location"]
+
+
+def test_a_repeated_enrolment_with_a_typed_study_id_is_not_refused_as_in_use(nurse_client):
+    key = "6f1c2d3e-0000-4000-8000-000000000002"
+    _enrol(nurse_client, enrolment_key=key, study_id="A-017")
+    again = _enrol(nurse_client, enrolment_key=key, study_id="A-017")
+    assert again.status_code == 302
+    assert list(Patient.objects.values_list("study_id", flat=True)) == ["A-017"]
+
+
+def test_each_enrolment_form_carries_a_fresh_key(nurse_client):
+    pages = [nurse_client.get(reverse("patients:enrol", args=["A"])).content.decode()
+             for _ in range(2)]
+    keys = [page.split('name="enrolment_key" value="')[1][:36] for page in pages]
+    assert keys[0] != keys[1]

@@ -68,3 +68,17 @@ def test_simultaneous_different_edits_save_one_and_refuse_the_other(
     admin.refresh_from_db()
     assert admin.version == 2
     assert sorted([admin.bpi_worst, admin.bpi_least]) == [5, 9]  # exactly one change applied
+
+
+def test_simultaneous_submissions_of_one_enrolment_form_create_one_patient(postgres_only,
+                                                                          nurse_a, clinic_a):
+    from django.urls import reverse
+
+    from patients.models import Patient
+
+    data = {"consent_given": "on", "consented_on": "2026-01-05", "consent_form_version": "v1",
+            "consent_taken_by": "Nurse A", "enrolment_key": "6f1c2d3e-0000-4000-8000-0000000000aa"}
+    statuses = _post_together([nurse_a, nurse_a], reverse("patients:enrol", args=["A"]),
+                              [data, data])
+    assert statuses == [302, 302]
+    assert list(Patient.objects.values_list("study_id", flat=True)) == ["A-001"]
