@@ -12,10 +12,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from patients.forms import AccessibleFormMixin, DateInput
+from patients.worklist import followup_dates
 
 from .instruments import INSTRUMENTS, ITEM_CODES, ITEMS
 from .models import Administration, PihFormVersion, Timepoint
-from .services import followup_window
 from .wording import item_wordings
 
 NOT_ANSWERED = "na"
@@ -67,8 +67,9 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
         self.timepoint = timepoint
         self.existing = existing
         self.baseline_on = baseline_on
-        self.window = (followup_window(baseline_on=baseline_on)
-                       if timepoint == Timepoint.FOLLOWUP and baseline_on else None)
+        dates = (followup_dates(baseline_on)
+                 if timepoint == Timepoint.FOLLOWUP and baseline_on else None)
+        self.window = (dates.window_start, dates.window_end) if dates else None
         self.needs_window_confirmation = False
 
     @property

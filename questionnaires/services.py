@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -53,12 +52,6 @@ def validate_answers(answers: Mapping[str, object]) -> dict[str, int | None]:
     if errors:
         raise ValidationError(errors)
     return cleaned
-
-
-def followup_window(*, baseline_on: dt.date) -> tuple[dt.date, dt.date]:
-    """First and last day of the follow-up window (default 76-120 days after baseline)."""
-    return (baseline_on + dt.timedelta(days=settings.FOLLOWUP_WINDOW_START_DAYS),
-            baseline_on + dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS))
 
 
 def _check_dates(*, patient: Patient, timepoint: str, administered_on: dt.date) -> None:
