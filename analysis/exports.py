@@ -115,13 +115,6 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *,
         yield buffer.getvalue().encode()
 
 
-# --- the rows -------------------------------------------------------------------------
-
-def cohort_rows() -> Iterator[Sequence[Any]]:
-    """The cohort CSV's rows (EXPORT_COLUMNS order) as database values, streamed."""
-    return cohort_values()
-
-
 # --- the cohort CSV written by PostgreSQL ------------------------------------------------
 #
 # On PostgreSQL the database writes each CSV line itself and Python only joins the lines:
@@ -153,10 +146,10 @@ def _sql_float_cell(ref: str) -> str:
 def _plain_codes(column: Column) -> bool:
     """A category whose every code (the database allows no others) needs no treatment."""
     codes = [code for code, _ in column.categories]
-    return bool(codes) and all(csv_safe(code) for code in codes)
+    return bool(codes) and all(_csv_safe(code) for code in codes)
 
 
-def csv_safe(text: str) -> bool:
+def _csv_safe(text: str) -> bool:
     return neutralise(text) == text and not any(char in text for char in ',"\r\n')
 
 
@@ -401,7 +394,7 @@ def cohort_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None 
     header = [c.name for c in columns]
     if connections["default"].vendor == "postgresql":
         return text_line_chunks(header, counted(cohort_csv_lines_from_database(), log=log))
-    rows = counted(neutralise_text_columns(cohort_rows(), columns), log=log)
+    rows = counted(neutralise_text_columns(cohort_values(), columns), log=log)
     return csv_chunks(header, rows, formatted=True)
 
 
@@ -409,7 +402,7 @@ def wide_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None = 
                     ) -> Iterator[bytes]:
     columns = wide_columns()
     log = export_log_start(user=user, file=FILES["wide_csv"][0], options=options or {})
-    rows = counted(neutralise_text_columns(wide_rows(cohort_rows()), columns), log=log)
+    rows = counted(neutralise_text_columns(wide_rows(cohort_values()), columns), log=log)
     return csv_chunks([c.name for c in columns], rows)
 
 
@@ -423,9 +416,9 @@ def codebook_export(*, user: AbstractBaseUser) -> Iterator[bytes]:
 def dta_export(*, user: AbstractBaseUser, shape: str) -> Any:
     """The cohort ("long") or wide file as .dta; returns an open temporary file."""
     if shape == "wide":
-        handle, count = write_dta(wide_rows(cohort_rows()), wide_columns())
+        handle, count = write_dta(wide_rows(cohort_values()), wide_columns())
     else:
-        handle, count = write_dta(cohort_rows(), cohort_columns())
+        handle, count = write_dta(cohort_values(), cohort_columns())
     export_log_start(user=user, file=FILES[f"{'wide' if shape == 'wide' else 'cohort'}_dta"][0],
                      options={"shape": shape}, row_count=count)
     return handle

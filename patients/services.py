@@ -17,9 +17,14 @@ from .models import FollowUpStatus, LostReason, Patient, PatientAccessLog, Withd
 CHARACTERISTICS = ("age", "gender", "ethnicity", "education", "pain_years", "pain_sites")
 
 
-def _next_study_id(*, clinic: Clinic) -> str:
-    """The clinic's next free study ID (A-001, A-002, ...); the clinic row is locked."""
-    locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
+def _check_characteristics(characteristics: dict[str, Any]) -> None:
+    unknown = set(characteristics) - set(CHARACTERISTICS)
+    if unknown:
+        raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
+
+
+def _next_study_id(*, locked: Clinic) -> str:
+    """The clinic's next free study ID (A-001, A-002, ...); `locked` is the locked row."""
     while True:
         candidate = f"{locked.code}-{locked.next_patient_number:03d}"
         locked.next_patient_number += 1
@@ -39,20 +44,18 @@ def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version
     enrolment_key is the enrolment form's one-time key: a second submission of the same
     form (a double click, a resend) returns the patient the first one created.
     """
-    unknown = set(characteristics) - set(CHARACTERISTICS)
-    if unknown:
-        raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
+    _check_characteristics(characteristics)
     if consented_on > dt.date.today():
         raise ValidationError({"consented_on": "The consent date cannot be in the future."})
-    # Enrolments at a clinic queue on its row, so a repeated submission waiting here sees
-    # the patient the first one committed.
-    Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+    # Enrolments at a clinic queue on its row (which also holds the study ID counter), so
+    # a repeated submission waiting here sees the patient the first one committed.
+    locked = Clinic.objects.select_for_update().get(pk=clinic.pk)
     if enrolment_key is not None:
         already = Patient.objects.filter(enrolment_key=enrolment_key).first()
         if already is not None:
             return already
     patient = Patient(
-        clinic=clinic, study_id=study_id.strip() or _next_study_id(clinic=clinic),
+        clinic=clinic, study_id=study_id.strip() or _next_study_id(locked=locked),
         consented_on=consented_on, consent_form_version=consent_form_version,
         consent_taken_by=consent_taken_by, created_by=by, enrolment_key=enrolment_key,
         **characteristics)
@@ -67,9 +70,7 @@ def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version
 def patient_update(*, patient: Patient, by: AbstractBaseUser | None, reason: str = "",
                    **characteristics: Any) -> Patient:
     """Change baseline characteristics; the change and its reason go to the audit trail."""
-    unknown = set(characteristics) - set(CHARACTERISTICS)
-    if unknown:
-        raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
+    _check_characteristics(characteristics)
     for name, value in characteristics.items():
         setattr(patient, name, value)
     patient.full_clean()

@@ -54,14 +54,14 @@ def validate_answers(answers: Mapping[str, object]) -> dict[str, int | None]:
     return cleaned
 
 
-def _check_dates(*, patient: Patient, timepoint: str, administered_on: dt.date) -> None:
+def _check_dates(*, patient: Patient, timepoint: str, administered_on: dt.date,
+                 other: dt.date | None) -> None:
+    """other: the date of the patient's administration at the other timepoint, if any."""
     if administered_on < patient.consented_on:
         raise ValidationError({"administered_on":
                                "The questionnaire cannot be dated before consent."})
     if administered_on > dt.date.today():
         raise ValidationError({"administered_on": "The date cannot be in the future."})
-    other = (Administration.objects.filter(patient=patient)
-             .exclude(timepoint=timepoint).values_list("administered_on", flat=True).first())
     if other is None:
         if timepoint == Timepoint.FOLLOWUP:
             raise ValidationError({"timepoint": "Enter the baseline before the follow-up."})
@@ -109,9 +109,11 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     # Lock the patient row: concurrent saves for one patient (two nurses, a double click)
     # queue here instead of racing to insert the same administration twice.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
-    _check_dates(patient=patient, timepoint=timepoint, administered_on=administered_on)
-    existing = (Administration.objects.select_for_update()
-                .filter(patient=patient, timepoint=timepoint).first())
+    stored = {admin.timepoint: admin for admin in Administration.objects.filter(patient=patient)}
+    existing = stored.pop(timepoint, None)
+    other = next(iter(stored.values()), None)
+    _check_dates(patient=patient, timepoint=timepoint, administered_on=administered_on,
+                 other=other.administered_on if other else None)
     if existing is None:
         administration = Administration(patient=patient, timepoint=timepoint, entered_by=by)
     else:
