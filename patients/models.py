@@ -11,22 +11,19 @@ from simple_history.models import HistoricalRecords
 
 from clinics.models import Clinic
 
-
-class Gender(models.TextChoices):
-    MALE = "male", "Male"
-    FEMALE = "female", "Female"
-    OTHER = "other", "Other"
-
-
-class Ethnicity(models.TextChoices):
-    WHITE_BRITISH = "white_british", "White British"
-    NON_BRITISH = "non_british", "Non-British"
-
-
-class Education(models.TextChoices):
-    NONE = "none", "No qualifications"
-    BELOW_A_LEVEL = "below_a_level", "Below A level"
-    A_LEVEL_OR_ABOVE = "a_level_or_above", "A level and above"
+from .characteristics import (  # noqa: F401  (Gender, Ethnicity, Education: re-exported)
+    AGE,
+    CHARACTERISTICS,
+    EDUCATION,
+    ETHNICITY,
+    GENDER,
+    PAIN_SITES,
+    PAIN_YEARS,
+    Education,
+    Ethnicity,
+    Gender,
+)
+from .validators import study_id_validator
 
 
 class FollowUpStatus(models.TextChoices):
@@ -45,6 +42,7 @@ class Patient(models.Model):
     """A consented cohort member, known only by a pseudonymous study ID."""
 
     study_id = models.CharField("study ID", max_length=20, unique=True,
+                                validators=[study_id_validator],
                                 help_text="Pseudonymous ID, unique in the study, e.g. A-017.")
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients",
                                verbose_name="clinic")
@@ -53,15 +51,18 @@ class Patient(models.Model):
     consent_form_version = models.CharField("consent form version", max_length=20)
     consent_taken_by = models.CharField("consent taken by", max_length=150,
                                         help_text="Name or role of the staff member.")
-    # Baseline characteristics, from the clinical record.
-    age = models.PositiveSmallIntegerField("age at baseline (years)", null=True, blank=True)
-    gender = models.CharField("gender", max_length=10, choices=Gender.choices, blank=True)
-    ethnicity = models.CharField("ethnicity", max_length=20, choices=Ethnicity.choices,
+    # Baseline characteristics, from the clinical record (patients.characteristics).
+    age = models.PositiveSmallIntegerField(AGE.label, null=True, blank=True,
+                                           validators=AGE.validators())
+    gender = models.CharField(GENDER.label, max_length=10, choices=GENDER.choices, blank=True)
+    ethnicity = models.CharField(ETHNICITY.label, max_length=20, choices=ETHNICITY.choices,
                                  blank=True)
-    education = models.CharField("education", max_length=20, choices=Education.choices,
+    education = models.CharField(EDUCATION.label, max_length=20, choices=EDUCATION.choices,
                                  blank=True)
-    pain_years = models.PositiveSmallIntegerField("years of back pain", null=True, blank=True)
-    pain_sites = models.PositiveSmallIntegerField("number of pain sites", null=True, blank=True)
+    pain_years = models.PositiveSmallIntegerField(PAIN_YEARS.label, null=True, blank=True,
+                                                  validators=PAIN_YEARS.validators())
+    pain_sites = models.PositiveSmallIntegerField(PAIN_SITES.label, null=True, blank=True,
+                                                  validators=PAIN_SITES.validators())
     followup_status = models.CharField("follow-up status", max_length=10,
                                        choices=FollowUpStatus.choices,
                                        default=FollowUpStatus.ACTIVE)
@@ -81,20 +82,7 @@ class Patient(models.Model):
         ordering = ["study_id"]
         indexes = [models.Index(fields=["clinic", "study_id"])]
         constraints = [
-            models.CheckConstraint(condition=Q(age__isnull=True) | Q(age__gte=18, age__lte=110),
-                                   name="patient_age_range"),
-            models.CheckConstraint(
-                condition=Q(pain_years__isnull=True) | Q(pain_years__lte=80),
-                name="patient_pain_years_range"),
-            models.CheckConstraint(
-                condition=Q(pain_sites__isnull=True) | Q(pain_sites__gte=1, pain_sites__lte=20),
-                name="patient_pain_sites_range"),
-            models.CheckConstraint(condition=Q(gender__in=["", *Gender.values]),
-                                   name="patient_gender_valid"),
-            models.CheckConstraint(condition=Q(ethnicity__in=["", *Ethnicity.values]),
-                                   name="patient_ethnicity_valid"),
-            models.CheckConstraint(condition=Q(education__in=["", *Education.values]),
-                                   name="patient_education_valid"),
+            *(characteristic.check_constraint() for characteristic in CHARACTERISTICS),
             models.CheckConstraint(
                 condition=(Q(followup_status=FollowUpStatus.LOST) & ~Q(lost_reason=""))
                 | (~Q(followup_status=FollowUpStatus.LOST) & Q(lost_reason="")),
