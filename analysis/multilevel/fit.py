@@ -2,28 +2,42 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import patsy
 from scipy.linalg import cho_solve
-from scipy.optimize import minimize
 from scipy.stats import norm
 
 from .design import Design, Scaling, build_design, check_rank, standardise
-from .likelihood import SufficientStats, deviance, deviance_of, gls, sufficient_stats
+from .likelihood import (
+    SufficientStats,
+    deviance,
+    deviance_gradient,
+    deviance_of,
+    gls,
+    sufficient_stats,
+)
 from .nesting import Nesting, nest
 from .result import FIXED_COLUMNS, NestedFit
 
-# theta = sd(level) / sd(residual), as lme4 parametrises it; theta >= 0 allows a zero
-# variance. The upper bound (variance ratio 1e8) only catches a likelihood without maximum.
-THETA_MAX = 1e4
-# lme4 calls a fit singular when a theta is below 1e-4; such a variance is reported as 0.
-SINGULAR_TOL = 1e-4
-# Largest projected gradient of the deviance (per unit theta) accepted as converged.
-GRADIENT_TOL = 1e-2
+# The optimiser works in the variance ratios g = variance(level) / variance(residual):
+# the deviance is smooth in g and its derivative at g = 0 is not identically zero (it is
+# in the sd ratio theta = sqrt(g), where a bounded optimiser can stall at 0, which is why
+# the ratios are used). The upper bound only catches a likelihood without maximum.
+RATIO_MAX = 1e8
+# A ratio below this ends as 0 (lme4 calls theta < 1e-4 singular: g < 1e-8).
+SINGULAR_RATIO = 1e-8
+# Starting grid per ratio: the optimiser starts from the best grid point and from the best
+# one with every ratio positive, so a start on a boundary face cannot hide an interior
+# optimum (the profiled likelihood can have one local optimum per face).
+START_GRID = (0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
+# Optimality (KKT) in the ratios: |d deviance / d g| at most KKT_RTOL * |deviance| for a
+# positive ratio, d deviance / d g at least -KKT_RTOL * |deviance| for one at 0.
+# Relative, because the deviance is ~10^2 for a study and ~10^6 at national scale.
+KKT_RTOL = 1e-7
 Z_975 = float(norm.ppf(0.975))
 
 
@@ -31,10 +45,42 @@ Z_975 = float(norm.ppf(0.975))
 class Optimum:
     """Where the optimiser ended and whether that is a maximum of the likelihood."""
 
-    theta: np.ndarray
+    ratios: np.ndarray
     converged: bool
     iterations: int
     warnings: list[str]
+
+
+@dataclass
+class Descent:
+    """One projected-Newton run: where it is and how it ended."""
+
+    ratios: np.ndarray
+    dev: float
+    iterations: int = 0
+    hit_limit: bool = False
+
+
+class Profile:
+    """The profiled deviance of one model, its analytic gradient and the KKT test."""
+
+    def __init__(self, stats: SufficientStats, reml: bool) -> None:
+        self.stats, self.reml = stats, reml
+
+    def dev(self, ratios: np.ndarray) -> float:
+        return deviance(self.stats, ratios, self.reml)
+
+    def grad(self, ratios: np.ndarray) -> np.ndarray:
+        return deviance_gradient(self.stats, ratios, self.reml)
+
+    def tolerance(self, dev: float) -> float:
+        return KKT_RTOL * max(1.0, abs(dev))
+
+    def violations(self, ratios: np.ndarray, dev: float) -> list[tuple[int, float]]:
+        """(index, gradient) of each ratio where the optimality conditions fail."""
+        grad, tol = self.grad(ratios), self.tolerance(dev)
+        bad = np.where(ratios > 0, np.abs(grad) > tol, grad < -tol) | ~np.isfinite(grad)
+        return [(int(i), float(grad[i])) for i in np.flatnonzero(bad)]
 
 
 def fit_nested(
@@ -63,82 +109,139 @@ def fit_nested(
     return summarise(design, nesting, scaling, stats, optimum, reml, formula)
 
 
+
 def optimise(
     stats: SufficientStats, reml: bool, maxiter: int, fitted: Sequence[str]
 ) -> Optimum:
-    """Minimise the profiled deviance over theta >= 0 (L-BFGS-B, bounded)."""
+    """Minimise the profiled deviance over ratios >= 0 and certify the result (KKT)."""
     k = stats.n_ratios
     if k == 0:
         return Optimum(np.zeros(0), True, 0, [])
-
-    def objective(theta: np.ndarray) -> float:
-        return deviance(stats, theta**2, reml)
-
-    theta, iterations, hit_limit = _minimise(objective, np.ones(k), maxiter)
-    if not hit_limit and not _is_stationary(objective, theta):
-        # a line search stopped by rounding noise usually finishes from where it stopped
-        theta, more, hit_limit = _minimise(objective, theta, maxiter)
-        iterations += more
-    theta = np.where(theta < SINGULAR_TOL, 0.0, theta)
-    return Optimum(theta, *_diagnose(objective, theta, iterations, hit_limit, fitted))
-
-
-def _minimise(
-    objective: Callable[[np.ndarray], float], start: np.ndarray, maxiter: int
-) -> tuple[np.ndarray, int, bool]:
-    res = minimize(
-        objective, start, method="L-BFGS-B", jac="3-point",
-        bounds=[(0.0, THETA_MAX)] * len(start),
-        options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-9, "maxls": 50},
-    )
-    return np.asarray(res.x, dtype=float), int(res.nit), res.status == 1
+    profile = Profile(stats, reml)
+    runs = [_descend(profile, start, maxiter) for start in _starts(profile, k)]
+    best = min(runs, key=lambda run: run.dev)
+    # a ratio at 0 where the deviance still falls into the interior: restart inside
+    for _ in range(3):
+        falling = [i for i, g in profile.violations(best.ratios, best.dev)
+                   if best.ratios[i] == 0 and g < 0]
+        if not falling:
+            break
+        runs += [_descend(profile, start, maxiter) for start in _interior(best.ratios, falling)]
+        best = min(runs, key=lambda run: run.dev)
+    iterations = sum(run.iterations for run in runs)
+    return Optimum(best.ratios, *_diagnose(profile, best, iterations, fitted))
 
 
-def _projected_gradient(objective: Callable[[np.ndarray], float], theta: np.ndarray):
-    """Central differences inside, forward at the lower bound, where only a descent
-    direction into the feasible region counts."""
-    f0 = objective(theta)
-    grad = np.zeros_like(theta)
-    for i in range(len(theta)):
-        step = np.zeros_like(theta)
-        step[i] = 1e-5 * max(1.0, theta[i])
-        if theta[i] - step[i] < 0:
-            grad[i] = min(0.0, (objective(theta + step) - f0) / step[i])
-        else:
-            grad[i] = (objective(theta + step) - objective(theta - step)) / (2 * step[i])
-    return grad
+def _starts(profile: Profile, k: int) -> list[np.ndarray]:
+    """The best point of the starting grid, and the best one with every ratio positive."""
+    points = np.array(np.meshgrid(*[START_GRID] * k, indexing="ij")).reshape(k, -1).T
+    devs = np.array([profile.dev(point) for point in points])
+    interior = np.all(points > 0, axis=1)
+    best, best_inside = np.argmin(devs), np.flatnonzero(interior)[np.argmin(devs[interior])]
+    return [points[best]] if best == best_inside else [points[best], points[best_inside]]
 
 
-def _is_stationary(objective: Callable[[np.ndarray], float], theta: np.ndarray) -> bool:
-    grad = _projected_gradient(objective, theta)
-    return bool(np.all(np.isfinite(grad)) and np.max(np.abs(grad)) <= GRADIENT_TOL)
+def _interior(ratios: np.ndarray, falling: list[int]) -> list[np.ndarray]:
+    """Starting points with the ratios in `falling` moved off 0 by different amounts."""
+    starts = []
+    for value in (1e-4, 1e-2, 1.0):
+        start = ratios.copy()
+        start[falling] = value
+        starts.append(start)
+    return starts
+
+
+def _descend(profile: Profile, start: np.ndarray, maxiter: int) -> Descent:
+    """Projected Newton on ratios >= 0 with a backtracking line search.
+
+    Ratios at 0 whose gradient points outwards stay fixed; the others take a Newton step
+    (Hessian from differences of the analytic gradient, made positive definite).
+    """
+    run = Descent(start.astype(float), profile.dev(start))
+    while profile.violations(run.ratios, run.dev):
+        if run.iterations >= maxiter:
+            run.hit_limit = True
+            break
+        grad = profile.grad(run.ratios)
+        free = (run.ratios > 0) | (grad < 0)
+        moved = _line_search(profile, run, _newton_step(profile, run.ratios, grad, free))
+        run.iterations += 1
+        if not moved:
+            break
+    return run
+
+
+def _newton_step(
+    profile: Profile, ratios: np.ndarray, grad: np.ndarray, free: np.ndarray
+) -> np.ndarray:
+    idx = np.flatnonzero(free)
+    hess = np.empty((len(idx), len(idx)))
+    for col, i in enumerate(idx):
+        h = 1e-6 * max(ratios[i], 1e-3)
+        shifted = ratios.copy()
+        shifted[i] += h
+        hess[:, col] = (profile.grad(shifted)[idx] - grad[idx]) / h
+    values, vectors = np.linalg.eigh((hess + hess.T) / 2.0)
+    # a saddle or a concave stretch: step along |eigenvalues| instead (still downhill)
+    floor = 1e-10 * max(np.abs(values).max(), 1e-300)
+    values = np.maximum(np.abs(values), floor)
+    step = np.zeros_like(ratios)
+    step[idx] = -vectors @ ((vectors.T @ grad[idx]) / values)
+    return step
+
+
+def _line_search(profile: Profile, run: Descent, step: np.ndarray) -> bool:
+    """Halve the step until the deviance falls; project onto ratios in [0, RATIO_MAX]."""
+    t = 1.0
+    for _ in range(60):
+        candidate = np.clip(run.ratios + t * step, 0.0, RATIO_MAX)
+        candidate[candidate < SINGULAR_RATIO * (step < 0)] = 0.0
+        dev = profile.dev(candidate)
+        if dev < run.dev:
+            run.ratios, run.dev = candidate, dev
+            return True
+        t /= 2.0
+    return False
 
 
 def _diagnose(
-    objective: Callable[[np.ndarray], float], theta: np.ndarray, iterations: int,
-    hit_limit: bool, fitted: Sequence[str],
+    profile: Profile, best: Descent, iterations: int, fitted: Sequence[str]
 ) -> tuple[bool, int, list[str]]:
-    """Converged flag, iteration count and warnings for the final theta."""
+    """Converged flag, iteration count and warnings for the final ratios."""
     warnings = [
         f"the {level} variance was estimated on its boundary, 0 (a singular fit): the data "
         f"show no variation between {level}s beyond what the other levels explain"
-        for level, t in zip(fitted, theta, strict=True) if t == 0.0
+        for level, g in zip(fitted, best.ratios, strict=True) if g == 0.0
     ]
-    unbounded = [level for level, t in zip(fitted, theta, strict=True) if t >= THETA_MAX * 0.999]
+    unbounded = [level for level, g in zip(fitted, best.ratios, strict=True)
+                 if g >= RATIO_MAX * 0.999]
     for level in unbounded:
         warnings.append(
             f"the {level} variance grows without bound relative to the residual variance "
             "(the likelihood has no maximum): check that the outcome varies within "
             f"{level}s; the estimates are not valid"
         )
-    converged = not hit_limit and not unbounded and _is_stationary(objective, theta)
+    failed = [] if unbounded else profile.violations(best.ratios, best.dev)
+    for i, grad in failed:
+        warnings.append(_kkt_message(fitted[i], best.ratios[i], grad, profile.tolerance(best.dev)))
+    converged = not unbounded and not failed
     if not converged and not unbounded:
+        limit = ", iteration limit reached" if best.hit_limit else ""
         warnings.append(
-            f"the optimiser did not converge ({iterations} iterations"
-            f"{', iteration limit reached' if hit_limit else ''}): the estimates are not "
-            "a maximum of the likelihood and must not be reported"
+            f"the optimiser did not converge ({iterations} iterations{limit}): the "
+            "estimates are not a maximum of the likelihood and must not be reported"
         )
     return converged, iterations, warnings
+
+
+def _kkt_message(level: str, ratio: float, grad: float, tol: float) -> str:
+    if not math.isfinite(grad):
+        return f"the likelihood's slope in the {level} variance could not be computed"
+    if ratio == 0.0:
+        return (f"the {level} variance ended at 0, but the likelihood still rises as it "
+                f"becomes positive (slope of the deviance {grad:.3g}, tolerance {tol:.2g})")
+    return (f"the likelihood is not at a maximum in the {level} variance (slope of the "
+            f"deviance {grad:.3g}, tolerance {tol:.2g})")
 
 
 def summarise(
@@ -147,7 +250,7 @@ def summarise(
 ) -> NestedFit:
     """Estimates on the original scale of X, with Stata-style SEs, CIs and p-values."""
     n, p = stats.n, stats.p
-    ratios = optimum.theta**2
+    ratios = optimum.ratios
     fit = gls(stats, ratios)
     sigma2 = fit.rss / (n - p if reml else n)
     # Stata's mixed and lme4 report SEs from (X'V^-1X)^-1 at the estimated variances, not

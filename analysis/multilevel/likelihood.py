@@ -95,22 +95,79 @@ def _by_size(sums: np.ndarray, size_of: np.ndarray, n_sizes: int) -> tuple:
     return np.diff(bounds), size_cross
 
 
+@dataclass(frozen=True)
+class Blocks:
+    """The per-size and per-outer-group quantities H^-1 is made of, at given ratios."""
+
+    w: np.ndarray  # (D,) 1 / (1 + g_in m): H_inner^-1 1 = w 1 within an inner group
+    s: np.ndarray | None  # (K,) 1'H_inner^-1 1 per outer group
+    T: np.ndarray | None  # (K, q) 1'H_inner^-1 W per outer group
+    b: np.ndarray | None  # (K,) g_out / (1 + g_out s)
+
+
+def blocks(stats: SufficientStats, ratios: np.ndarray) -> Blocks:
+    w = 1.0 / (1.0 + ratios[-1] * stats.sizes)
+    if stats.outer_sums is None:
+        return Blocks(w, None, None, None)
+    g_out = ratios[0]
+    s = stats.outer_counts @ (w * stats.sizes)
+    T = np.einsum("d,kdq->kq", w, stats.outer_sums)
+    return Blocks(w, s, T, g_out / (1.0 + g_out * s))
+
+
 def weighted_cross(stats: SufficientStats, ratios: np.ndarray) -> tuple[np.ndarray, float]:
     """W'H^-1 W and log|H| for variance ratios (outermost first)."""
     if stats.n_ratios == 0:
         return stats.cross, 0.0
-    g_in = ratios[-1]
-    w = 1.0 / (1.0 + g_in * stats.sizes)  # H_inner^-1 1 = w 1 within a group
-    Q = stats.cross - np.einsum("d,dab->ab", g_in * w, stats.size_cross)
+    g_in, parts = ratios[-1], blocks(stats, ratios)
+    Q = stats.cross - np.einsum("d,dab->ab", g_in * parts.w, stats.size_cross)
     logdet = float(stats.size_counts @ np.log1p(g_in * stats.sizes))
-    if stats.outer_sums is not None:
-        g_out = ratios[0]
-        s = stats.outer_counts @ (w * stats.sizes)  # 1'H_inner^-1 1 per outer group
-        T = np.einsum("d,kdq->kq", w, stats.outer_sums)  # 1'H_inner^-1 W per outer group
-        b = g_out / (1.0 + g_out * s)
-        Q = Q - (T * b[:, None]).T @ T
-        logdet += float(np.log1p(g_out * s).sum())
+    if parts.T is not None:
+        Q = Q - (parts.T * parts.b[:, None]).T @ parts.T
+        logdet += float(np.log1p(ratios[0] * parts.s).sum())
     return Q, logdet
+
+
+def derivatives(stats: SufficientStats, ratios: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """dQ/dg and d log|H|/dg per ratio (outermost first), Q = W'H^-1 W.
+
+    dH/dg_k = Z_k Z_k', so dQ/dg_k = -A_k'A_k with A_k the rows 1_j'H^-1 W over the groups
+    j of level k, and d log|H|/dg_k = sum_j 1_j'H^-1 1_j. For an outer group these rows are
+    T / (1 + g_out s); for an inner group of size m in outer group k, w (S - m b_k T_k).
+    Summed over the groups, the S S' part needs only the per-size sums of S S', and the
+    rest the per-(outer group, size) sums of S, so the cost does not grow with n.
+    """
+    parts = blocks(stats, ratios)
+    w2 = parts.w**2
+    dQ_in = -np.einsum("d,dab->ab", w2, stats.size_cross)
+    dlog_in = float(stats.size_counts @ (parts.w * stats.sizes))
+    if parts.T is None:
+        return [(dQ_in, dlog_in)]
+    T, b, c = parts.T, parts.b, 1.0 / (1.0 + ratios[0] * parts.s)
+    dQ_out = -(T * c[:, None] ** 2).T @ T
+    dlog_out = float(parts.s @ c)
+    V = np.einsum("d,kdq->kq", w2 * stats.sizes, stats.outer_sums)  # sum w^2 m S per group
+    r = stats.outer_counts @ (w2 * stats.sizes**2)  # sum (w m)^2 per outer group
+    cross_vt = (V * b[:, None]).T @ T
+    dQ_in = dQ_in + cross_vt + cross_vt.T - (T * (b**2 * r)[:, None]).T @ T
+    dlog_in -= float(b @ r)
+    return [(dQ_out, dlog_out), (dQ_in, dlog_in)]
+
+
+def deviance_gradient(stats: SufficientStats, ratios: np.ndarray, reml: bool) -> np.ndarray:
+    """d deviance / d ratio, analytic (see `derivatives`); the profiled beta needs no
+    derivative of its own because the rss is minimal in beta (envelope theorem)."""
+    fit = gls(stats, ratios)
+    p = stats.p
+    u = np.append(-fit.beta, 1.0)
+    dof = stats.n - p if reml else stats.n
+    grad = []
+    for dQ, dlog in derivatives(stats, ratios):
+        d = dof / fit.rss * float(u @ dQ @ u) + dlog
+        if reml:
+            d += float(np.trace(cho_solve((fit.chol, True), dQ[:p, :p])))
+        grad.append(d)
+    return np.array(grad)
 
 
 def gls(stats: SufficientStats, ratios: np.ndarray) -> GLS:
