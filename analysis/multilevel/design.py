@@ -71,6 +71,9 @@ def build_design(
     complete = frame.loc[:, list(dict.fromkeys([*used, *levels]))].dropna()
     if complete.empty:
         raise FitError("no rows are complete in the variables of the model")
+    plain = _plain_sum(desc, complete)
+    if plain is not None:
+        return _checked(formula, *plain, complete)
     complete = _as_categories(complete, used)
     # NAs are gone already; NA_types=[] also spares patsy a per-value NaN check.
     try:
@@ -83,10 +86,46 @@ def build_design(
         raise FitError(f"the outcome of {formula!r} must be one numeric column")
     terms = list(X.design_info.column_names)
     y, X = np.asarray(y, dtype=float)[:, 0], np.asarray(X, dtype=float)
+    return _checked(formula, y, X, terms, complete)
+
+
+def _checked(formula: str, y: np.ndarray, X: np.ndarray, terms: list[str],
+             complete: pd.DataFrame) -> Design:
     _reject_columns(terms, ~np.isfinite(X).all(axis=0), "cannot fit: {names} has infinite values")
     if not np.isfinite(y).all():
         raise FitError(f"the outcome of {formula!r} has infinite values")
     return Design(y=y, X=X, terms=terms, frame=complete)
+
+
+def _plain_sum(desc: patsy.ModelDesc, complete: pd.DataFrame) -> tuple | None:
+    """y, X and term names straight from the columns when the formula is a plain sum of
+    numeric column names ("y ~ a + b", as Table 2's are), else None (patsy builds it).
+
+    patsy would give the same matrix (intercept first, then the terms as written) but
+    spends most of a national-scale fit doing so.
+    """
+    names = []
+    for term in [*desc.lhs_termlist, *desc.rhs_termlist]:
+        if not term.factors:
+            continue  # the intercept
+        code = getattr(term.factors[0], "code", None)
+        if len(term.factors) != 1 or code not in complete.columns or not _numeric(complete[code]):
+            return None
+        names.append(code)
+    if len(desc.lhs_termlist) != 1 or len(names) != len(set(names)):
+        return None
+    intercept = patsy.INTERCEPT in desc.rhs_termlist
+    y = complete[names[0]].to_numpy(dtype=float)
+    X = complete[names[1:]].to_numpy(dtype=float)
+    if intercept:
+        X = np.column_stack([np.ones(len(complete)), X])
+    return y, X, ["Intercept", *names[1:]] if intercept else names[1:]
+
+
+def _numeric(column: pd.Series) -> bool:
+    """A column patsy treats as numeric: numbers, not booleans or categories."""
+    dtype = column.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def _formula_columns(desc: patsy.ModelDesc, columns: Iterable[object]) -> list[str]:
@@ -142,7 +181,7 @@ def standardise(X: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> tuple:
         centre[intercept] = 0.0
         scale = X.std(axis=0)
         scale[intercept] = 1.0
-        constant = np.ptp(X, axis=0) == 0
+        constant = (X == X[0]).all(axis=0)
         constant[intercept] = False
         _reject_columns(
             terms, constant,

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.linalg import cho_solve
 
 from .nesting import Nesting
@@ -53,10 +54,11 @@ class GLS:
 
 
 def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Column sums of `values` (n, q) within groups 0..n_groups-1."""
-    return np.stack(
-        [np.bincount(codes, weights=col, minlength=n_groups) for col in values.T], axis=1
-    )
+    """Column sums of `values` (n, q) within groups 0..n_groups-1 (one sparse product,
+    faster than a bincount per column)."""
+    n = len(codes)
+    indicator = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
+    return np.asarray(indicator @ values)
 
 
 def sufficient_stats(X: np.ndarray, y: np.ndarray, nesting: Nesting) -> SufficientStats:

@@ -45,8 +45,12 @@ def nest(frame: pd.DataFrame, levels: Sequence[str]) -> Nesting:
 
 
 def _level_codes(frame: pd.DataFrame, levels: Sequence[str]) -> list[np.ndarray]:
-    """Codes 0..G-1 per level; an inner label counts as new in every outer group."""
-    outer, _ = pd.factorize(frame[levels[0]])
+    """Codes 0..G-1 per level; an inner label counts as new in every outer group.
+
+    Outer codes follow the sorted labels, so that the outer groups' sums are formed in the
+    same order whatever the order of the rows (a shuffle must not change the fit).
+    """
+    outer, _ = pd.factorize(frame[levels[0]], sort=True)
     codes = [outer.astype(np.int64)]
     if len(levels) == 2:
         raw, uniques = pd.factorize(frame[levels[1]])
