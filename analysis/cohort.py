@@ -7,12 +7,14 @@ characteristics, clinic code, timepoint, dates and every score.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-from django.db.models import F, Q
+from django.db import connections
+from django.db.models import Q
 
 from questionnaires.instruments import SCORE_CODES, SCORING_VERSION
 from questionnaires.models import Administration, AdministrationStatus, Timepoint
@@ -23,7 +25,17 @@ COLUMNS = ("administration_id", "patient_id", "study_id", "clinic", "timepoint",
            "administered_on", *PATIENT_FIELDS, *SCORE_CODES, "scoring_version")
 # Bumped when the analysis code changes what a fit computes, so that an unchanged data
 # set is refitted after such a change (it is part of the fingerprint).
-ANALYSIS_VERSION = "1"
+# 2: the paper's population (completers, every row with the model's variables), Table 1
+# of the analysed patients with Pearson chi-square.
+ANALYSIS_VERSION = "2"
+
+
+# Where each column of COLUMNS comes from, in that order.
+_SOURCES = {"administration_id": "id", "patient_id": "patient_id",
+            "study_id": "patient__study_id", "clinic": "patient__clinic__code",
+            **{name: f"patient__{name}" for name in PATIENT_FIELDS}}
+STRING_COLUMNS = ("study_id", "clinic", "timepoint", "gender", "ethnicity", "education",
+                  "followup_status", "lost_reason", "scoring_version")
 
 
 def cohort_queryset():
@@ -32,23 +44,36 @@ def cohort_queryset():
     return (Administration.objects
             .filter(keep, status=AdministrationStatus.COMPLETE)
             .order_by("patient__study_id", "timepoint")
-            .values("patient_id", "timepoint", "administered_on", *SCORE_CODES,
-                    "scoring_version", administration_id=F("id"),
-                    study_id=F("patient__study_id"), clinic=F("patient__clinic__code"),
-                    **{name: F(f"patient__{name}") for name in PATIENT_FIELDS}))
+            .values_list(*[_SOURCES.get(name, name) for name in COLUMNS]))
 
 
 def load_cohort() -> pd.DataFrame:
     """One row per complete administration (one database query), typed for analysis."""
-    frame = pd.DataFrame.from_records(list(cohort_queryset()), columns=list(COLUMNS))
-    return _typed(frame)
+    queryset = cohort_queryset()
+    if connections[queryset.db].vendor == "postgresql":
+        # _typed sorts the rows; sorting text in the database's collation costs more
+        return _typed(_copy_frame(queryset.order_by()))
+    return _typed(pd.DataFrame.from_records(list(queryset), columns=list(COLUMNS)))
+
+
+def _copy_frame(queryset) -> pd.DataFrame:
+    """The query's rows through COPY ... TO STDOUT as CSV: at national scale ~10 times
+    faster than building a Python tuple per row (100,000 patients: ~0.4 s against ~3 s)."""
+    connection = connections[queryset.db]
+    sql, params = queryset.query.sql_with_params()
+    buffer = io.StringIO()
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(sql, params).decode()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+    buffer.seek(0)
+    return pd.read_csv(buffer, names=list(COLUMNS), header=None,
+                       dtype={name: str for name in STRING_COLUMNS})
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for name in ("age", "pain_years", "pain_sites", *SCORE_CODES):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    for name in ("study_id", "clinic", "timepoint", "gender", "ethnicity", "education",
-                 "followup_status", "lost_reason", "scoring_version"):
+    for name in STRING_COLUMNS:
         frame[name] = frame[name].fillna("").astype(str)
     for name in ("administered_on", "consented_on"):
         frame[name] = pd.to_datetime(frame[name])

@@ -14,17 +14,27 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from clinics.models import Clinic
 from patients.models import FollowUpStatus, LostReason, Patient
+from patients.worklist import followup_dates
 from questionnaires.instruments import SCALES_BY_CODE
 from questionnaires.models import Administration, AdministrationStatus, Timepoint
 
 from . import plots, selectors
+from .cohort import ANALYSIS_VERSION
 from .models import InterviewContact, InterviewStatus, ModelRun, RunStatus
 from .power import sample_size
 from .records import study_target_get
-from .results import POPULATIONS, VARIANTS
+from .results import (
+    NOT_CONVERGED,
+    SCHEMA_VERSION,
+    VARIANTS,
+    ZERO_VARIANCE,
+    population_label,
+    zero_variance_levels,
+)
 
 DEFAULT_VARIANT = "paper"
 
@@ -36,6 +46,17 @@ def _complete(timepoint: str) -> Exists:
         patient=OuterRef("pk"), timepoint=timepoint, status=AdministrationStatus.COMPLETE))
 
 
+def _window_closed() -> Exists:
+    """A complete baseline whose follow-up window (patients.worklist) closed before today."""
+    today = timezone.localdate()
+    # window_end(b) < today  <=>  b < today - (window_end(today) - today): the window rule
+    # stays in followup_dates, and the test runs in the database.
+    cutoff = today - (followup_dates(today).window_end - today)
+    return Exists(Administration.objects.filter(
+        patient=OuterRef("pk"), timepoint=Timepoint.BASELINE,
+        status=AdministrationStatus.COMPLETE, administered_on__lt=cutoff))
+
+
 RECRUITMENT_ROWS = [
     ("recruited", "Recruited"),
     ("consented", "Consented (consent recorded at enrolment)"),
@@ -44,6 +65,8 @@ RECRUITMENT_ROWS = [
     ("lost", "Lost to follow-up"),
     *[(f"lost_{value}", f"– {label.lower()}") for value, label in LostReason.choices],
     ("withdrawn", "Consent withdrawn"),
+    ("due", "Follow-up window closed (due)"),
+    ("due_followup", "– of these, follow-up complete"),
 ]
 
 
@@ -52,7 +75,8 @@ def recruitment_table() -> dict[str, Any]:
     lost = Q(followup_status=FollowUpStatus.LOST)
     counts = (Patient.objects
               .annotate(has_baseline=_complete(Timepoint.BASELINE),
-                        has_followup=_complete(Timepoint.FOLLOWUP))
+                        has_followup=_complete(Timepoint.FOLLOWUP),
+                        is_due=_window_closed())
               .order_by()
               .values("clinic__code")
               .annotate(recruited=Count("pk"), consented=Count("pk", filter=Q(
@@ -61,6 +85,8 @@ def recruitment_table() -> dict[str, Any]:
                         followup=Count("pk", filter=Q(has_followup=True)),
                         lost=Count("pk", filter=lost),
                         withdrawn=Count("pk", filter=Q(withdrawal__isnull=False)),
+                        due=Count("pk", filter=Q(is_due=True)),
+                        due_followup=Count("pk", filter=Q(is_due=True, has_followup=True)),
                         **{f"lost_{value}": Count("pk", filter=lost & Q(lost_reason=value))
                            for value in LostReason.values}))
     by_clinic = {row.pop("clinic__code"): row for row in counts}
@@ -74,7 +100,7 @@ def recruitment_table() -> dict[str, Any]:
         cells = [overall.get(key, 0)] + [by_clinic.get(code, {}).get(key, 0)
                                          for code, _ in clinics]
         rows.append({"key": key, "label": label, "cells": cells,
-                     "detail": key.startswith("lost_")})
+                     "detail": key.startswith("lost_") or key == "due_followup"})
     return {"columns": columns, "rows": rows, "overall": dict(overall)}
 
 
@@ -110,16 +136,36 @@ def _month_range(first: dt.date, last: dt.date) -> list[dt.date]:
     return months
 
 
-def target_summary(completers: int, recruited: int) -> dict[str, Any]:
+def target_summary(overall: dict[str, int], analysed: dict[str, int] | None = None
+                   ) -> dict[str, Any]:
+    """The target against the completers and against the patients Table 2 analyses.
+
+    The follow-up rate (and the recruitment it projects) is among patients already due,
+    whose follow-up window has closed: those still inside their window would lower it.
+    """
     target = study_target_get()
     calculation = sample_size(standardised_difference=target.standardised_difference,
                               power=target.power, alpha=target.alpha)
-    rate = completers / recruited if recruited else None
+    completers, due = overall.get("followup", 0), overall.get("due", 0)
+    rate = overall.get("due_followup", 0) / due if due else None
+    fewest = analysed["fewest"] if analysed else None
     return {"target": target, "calculation": calculation, "completers": completers,
             "percent": round(100 * completers / calculation.completers, 1),
             "remaining": max(calculation.completers - completers, 0),
+            "due": due, "due_followup": overall.get("due_followup", 0),
             "followup_rate": rate,
-            "recruits_needed": calculation.recruits_needed(followup_rate=rate)}
+            "followup_percent": None if rate is None else round(100 * rate, 1),
+            "recruits_needed": calculation.recruits_needed(followup_rate=rate),
+            "analysed": analysed,
+            "analysed_remaining": None if fewest is None
+            else max(calculation.completers - fewest, 0)}
+
+
+def analysed_counts(table2: dict) -> dict[str, int] | None:
+    """Fewest and most patients analysed by the published models of the run."""
+    counts = [m["n_patients"] for m in table2.get("models", [])
+              if m["variant"] == DEFAULT_VARIANT and m.get("ok")]
+    return {"fewest": min(counts), "most": max(counts)} if counts else None
 
 
 def target_preview(form) -> Any:
@@ -174,8 +220,21 @@ def table1_layout(table1: dict) -> dict[str, Any]:
                 for row in variable.get("rows", [])]
         blocks.append({"label": variable["label"], "statistic": _KIND_STAT.get(kind, ""),
                        "test": variable.get("test") or "", "p": p_text(variable.get("p")),
-                       "rows": rows, "single": len(rows) == 1})
+                       "rows": rows, "single": len(rows) == 1,
+                       "small_expected": bool(variable.get("small_expected")),
+                       "fisher": _fisher_text(variable)})
     return {"columns": columns, "blocks": blocks, "population": table1.get("population", "")}
+
+
+def _fisher_text(variable: dict) -> str:
+    """Fisher's exact p beside a chi-square whose expected counts are small."""
+    if not variable.get("small_expected"):
+        return ""
+    least = variable.get("min_expected")
+    where = f"smallest expected count {least:.1f}" if least is not None else "expected count < 5"
+    if variable.get("fisher_p") is None:
+        return f"{where}; too many patients for Fisher's exact test"
+    return f"{where}; Fisher's exact p {p_text(variable['fisher_p'])}"
 
 
 def _coef_text(term: dict) -> tuple[str, str]:
@@ -208,8 +267,54 @@ def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
             coef, ci = _coef_text(term) if term else ("–", "")
             cells.append({"coef": coef, "ci": ci, "p": p_text(term.get("p")) if term else ""})
         rows.append({"label": label, "cells": cells})
-    footer = [{"outcome": o["label"], "model": models.get(o["key"])} for o in outcomes]
-    return {"outcomes": outcomes, "rows": rows, "models": footer}
+    footer = [{"outcome": o["label"], "model": models.get(o["key"]),
+               "badges": model_badges(models.get(o["key"]))} for o in outcomes]
+    return {"outcomes": outcomes, "rows": rows, "models": footer,
+            "components": variance_rows([models.get(o["key"]) for o in outcomes]),
+            "flagged": any(item["badges"] for item in footer),
+            "not_in_population": table2.get("not_in_population") or {}}
+
+
+def model_badges(model: dict | None) -> list[dict[str, str]]:
+    """What a reader must know before using a model's CIs: not fitted, not converged, or
+    a variance at 0. Each badge has a short label (shown in the table) and its meaning."""
+    if not model:
+        return []
+    if not model.get("ok"):
+        return [{"tone": "error", "label": "Not fitted",
+                 "text": f"Not fitted: {model.get('error')}"}]
+    badges = []
+    if not model.get("converged"):
+        badges.append({"tone": "error", "label": "Not converged",
+                       "text": "Not converged: " + NOT_CONVERGED})
+    for level in zero_variance_levels(model):
+        badges.append({"tone": "warning", "label": f"{level.capitalize()} variance 0",
+                       "text": f"{level.capitalize()} variance 0: "
+                               + ZERO_VARIANCE.format(level=level)})
+    return badges
+
+
+VARIANCE_ROWS = [
+    ("variance", "clinic", "Variance: clinic"),
+    ("variance", "patient", "Variance: patient"),
+    ("variance", "residual", "Variance: residual (within patient)"),
+    ("icc", "clinic", "ICC clinic"),
+    ("icc", "patient", "ICC patient|clinic (pools clinic and patient)"),
+]
+
+
+def variance_rows(models: list[dict | None]) -> list[dict[str, Any]]:
+    """Variance components and ICCs (Stata's estat icc) as rows of text, one cell a model."""
+    rows = []
+    for kind, level, label in VARIANCE_ROWS:
+        cells = []
+        for model in models:
+            values = (model or {}).get("variances" if kind == "variance" else "icc", {})
+            value = values.get(level)
+            cells.append("–" if value is None else
+                         (f"{value:.2f}" if kind == "variance" else f"{value:.3f}"))
+        rows.append({"label": label, "cells": cells, "icc": kind == "icc"})
+    return rows
 
 
 def forest_plots(table2: dict, variant: str) -> list[plots.Plot]:
@@ -220,22 +325,19 @@ def forest_plots(table2: dict, variant: str) -> list[plots.Plot]:
 
 
 def change_plots(results: dict) -> list[plots.Plot]:
-    """Baseline against follow-up for partnership and each PIH score (completers)."""
-    overall = {}
-    for variable in results.get("table1", {}).get("variables", []):
-        for row in variable.get("rows", []):
-            overall[row["key"]] = row.get("cells", {}).get("overall") or {}
+    """Baseline against follow-up for partnership and each PIH score (paired patients)."""
     result = []
     for change in results.get("change", {}).get("rows", []):
         code = change["key"]
         scale = SCALES_BY_CODE.get(code)
         if scale is None:
             continue
-        before, after = overall.get(f"baseline_{code}", {}), overall.get(f"followup_{code}", {})
+        # SDs of the paired patients, the same as the means and the change (runs stored
+        # before schema 2 lack them: no bars rather than another population's SDs)
         result.append(plots.change_plot(
             key=f"change-{code}", label=change["label"], n=change.get("n"),
-            baseline=(change.get("baseline_mean"), before.get("sd")),
-            followup=(change.get("followup_mean"), after.get("sd")),
+            baseline=(change.get("baseline_mean"), change.get("baseline_sd")),
+            followup=(change.get("followup_mean"), change.get("followup_sd")),
             scale=(scale.minimum, scale.maximum), change=change))
     return result
 
@@ -276,33 +378,48 @@ def interview_summary() -> dict[str, int]:
     return {label: counts.get(value, 0) for value, label in InterviewStatus.choices}
 
 
+def run_outdated(run: ModelRun | None, results: dict) -> str:
+    """Why a stored run no longer matches what the analysis computes ("" if it does)."""
+    if run is None:
+        return ""
+    if results.get("schema", 1) < SCHEMA_VERSION or \
+            (run.versions or {}).get("analysis", ANALYSIS_VERSION) != ANALYSIS_VERSION:
+        return ("This run was computed by an earlier version of the analysis (before the "
+                "paper's population rule and Table 1 tests): refit to update it.")
+    return ""
+
+
 def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
     run = selectors.latest_successful_run()
     results = (run.results or {}) if run else {}
     recruitment = recruitment_table()
     overall = recruitment["overall"]
     months, recruited, completed = recruitment_series()
-    target = target_summary(overall.get("followup", 0), overall.get("recruited", 0))
     table2 = results.get("table2", {})
+    target = target_summary(overall, analysed_counts(table2))
     variants = [v for v in VARIANTS if any(m["variant"] == v["key"]
                                            for m in table2.get("models", []))]
     if variant not in {v["key"] for v in variants}:
         variant = DEFAULT_VARIANT
     options = results.get("options", {})
+    table1 = table1_layout(results.get("table1", {})) if results else None
     return {
         "run": run,
         "results": results,
-        "population_label": POPULATIONS.get(options.get("population", ""), ""),
+        "outdated": run_outdated(run, results),
+        "population_label": population_label(options.get("population", "")),
         "estimation": "REML" if options.get("reml") else "ML",
         "recruitment": recruitment,
         "target": target,
         "recruitment_plot": plots.recruitment_plot(
             months=months, recruited=recruited, completed=completed,
             target=target["calculation"].completers),
-        "table1": table1_layout(results.get("table1", {})) if results else None,
+        "table1": table1,
         "table2": table2_layout(table2, variant) if results else None,
         "variant": next((v for v in variants if v["key"] == variant), None),
         "variants": variants,
+        "table1_tests": sum(1 for block in table1["blocks"] if block["p"] != "–")
+        if table1 else 0,
         "forest_plots": forest_plots(table2, variant) if results else [],
         "change_plots": change_plots(results) if results else [],
         "freshness": freshness(run),

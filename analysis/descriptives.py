@@ -1,11 +1,10 @@
 """Table 1 (characteristics by clinic), change from baseline, and attrition.
 
 Every function takes the per-patient frame of `cohort.patients_wide` and returns the JSON
-documented in analysis/results.py. Tests across groups: Kruskal-Wallis for age
-(Mann-Whitney U for two groups), chi-square for categories unless an expected count is
-below 5 (then Fisher's exact: exact for 2x2 tables, Monte Carlo with a fixed seed for
-larger ones, as scipy offers no exact r x c test), one-way ANOVA for means (Welch's
-t-test for two groups).
+documented in analysis/results.py. Tests across groups, as the paper's Table 1:
+Kruskal-Wallis for medians (Mann-Whitney U for two groups), Pearson chi-square without
+continuity correction for categories (Fisher's exact beside it, flagged, where an expected
+count is below 5), one-way ANOVA for means (Welch's t-test for two groups).
 """
 from __future__ import annotations
 
@@ -24,6 +23,9 @@ from .results import clean_number
 
 FISHER_RESAMPLES = 100_000
 FISHER_SEED = 20180  # fixed, so that a p-value does not move between identical runs
+# Resampling r x c tables costs time in proportion to n; beyond this many patients a small
+# expected count is flagged without Fisher's p (the chi-square p is still shown).
+FISHER_MAX_N = 5_000
 MEAN_SD_SCORES = ("bpi_severity", "bpi_interference", "ppic_partnership", *PIH_SCORE_CODES)
 CHANGE_SCORES = ("ppic_partnership", *PIH_SCORE_CODES)
 CATEGORICALS: list[tuple[str, str, list[tuple[str, str]]]] = [
@@ -57,8 +59,8 @@ def rank_test(samples: Sequence[np.ndarray]) -> tuple[str, float | None]:
         return ("Mann-Whitney U" if len(samples) == 2 else "Kruskal-Wallis"), None
     try:
         if len(samples) == 2:
-            return "Mann-Whitney U", float(stats.mannwhitneyu(*samples).pvalue)
-        return "Kruskal-Wallis", float(stats.kruskal(*samples).pvalue)
+            return "Mann-Whitney U", clean_number(stats.mannwhitneyu(*samples).pvalue)
+        return "Kruskal-Wallis", clean_number(stats.kruskal(*samples).pvalue)
     except ValueError:  # every value identical: no ranks to compare
         return ("Mann-Whitney U" if len(samples) == 2 else "Kruskal-Wallis"), None
 
@@ -76,19 +78,37 @@ def means_test(samples: Sequence[np.ndarray], *, two_groups: bool) -> tuple[str,
     return name, clean_number(p)
 
 
-def contingency_test(table: np.ndarray) -> tuple[str, float | None]:
-    """Chi-square, or Fisher's exact when any expected count is below 5."""
+def contingency_test(table: np.ndarray) -> dict:
+    """Pearson chi-square without continuity correction, as the paper reports.
+
+    Where an expected count is below 5 the chi-square approximation is doubtful: Fisher's
+    exact test is computed beside it (exact for 2x2 tables, Monte Carlo with a fixed seed
+    for larger ones, as scipy offers no exact r x c test) and the variable is flagged.
+    """
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    result = {"test": "Pearson chi-square", "p": None, "min_expected": None,
+              "small_expected": False, "fisher_p": None}
     if table.shape[0] < 2 or table.shape[1] < 2:
-        return "Chi-square", None
+        return result
     expected = stats.contingency.expected_freq(table)
+    result["p"] = float(stats.chi2_contingency(table, correction=False).pvalue)
+    result["min_expected"] = clean_number(expected.min())
     if (expected >= 5).all():
-        return "Chi-square", float(stats.chi2_contingency(table, correction=False).pvalue)
+        return result
+    result["small_expected"] = True
+    result["fisher_p"] = fisher_exact_p(table)
+    return result
+
+
+def fisher_exact_p(table: np.ndarray) -> float | None:
+    """Fisher's exact p (Monte Carlo beyond 2x2); None for tables too large to resample."""
     if table.shape == (2, 2):
-        return "Fisher's exact", float(stats.fisher_exact(table).pvalue)
+        return float(stats.fisher_exact(table).pvalue)
+    if table.sum() > FISHER_MAX_N:
+        return None
     method = stats.MonteCarloMethod(n_resamples=FISHER_RESAMPLES,
                                     rng=np.random.default_rng(FISHER_SEED))
-    return "Fisher's exact", float(stats.fisher_exact(table, method=method).pvalue)
+    return float(stats.fisher_exact(table, method=method).pvalue)
 
 
 # --- variables: one block of rows with a test across the compared columns ----------------
@@ -130,9 +150,8 @@ def categorical_variable(columns: list[Column], tested: list[Column], *, key: st
         rows.append({"key": level, "label": str(level_label), "cells": cells})
     table = np.array([[int((c.rows[key] == level).sum()) for level, _ in levels]
                       for c in tested])
-    test, p = contingency_test(table)
     missing = {c.key: int(len(c.rows) - len(_answered(c.rows[key]))) for c in columns}
-    return {"key": key, "label": label, "kind": "categorical", "test": test, "p": p,
+    return {"key": key, "label": label, "kind": "categorical", **contingency_test(table),
             "rows": rows, "missing": missing}
 
 
@@ -169,10 +188,14 @@ def characteristic_variables(columns: list[Column], tested: list[Column], *,
 
 
 def population_rows(patients: pd.DataFrame, population: str) -> pd.DataFrame:
-    """Patients of the analysis population (complete cases: both timepoints)."""
-    if population == "complete_cases":
-        return patients.loc[patients["has_baseline"] & patients["has_followup"]]
-    return patients
+    """Patients of the analysis population: completers, unless all patients are analysed.
+
+    services.compute_results passes only the patients the Table 2 models analyse, so that
+    Table 1 describes exactly them.
+    """
+    if population == "all_available":
+        return patients
+    return patients.loc[patients["has_baseline"] & patients["has_followup"]]
 
 
 def table1(patients: pd.DataFrame, *, population: str) -> dict:
@@ -190,7 +213,11 @@ def table1(patients: pd.DataFrame, *, population: str) -> dict:
 
 
 def change_from_baseline(patients: pd.DataFrame) -> dict:
-    """Mean change (follow-up minus baseline), its 95 % CI and a paired t-test."""
+    """Mean change (follow-up minus baseline), its 95 % CI and a paired t-test.
+
+    Means and SDs at each timepoint are over the same pairs as the change (patients
+    with the score at both timepoints), so that the plot's bars match its change.
+    """
     out = []
     for code in CHANGE_SCORES:
         pair = patients[[f"baseline_{code}", f"followup_{code}"]].dropna()
@@ -198,8 +225,13 @@ def change_from_baseline(patients: pd.DataFrame) -> dict:
         out.append({"key": code, "label": score_label(code), "n": int(len(pair)),
                     "baseline_mean": clean_number(before.mean()) if len(pair) else None,
                     "followup_mean": clean_number(after.mean()) if len(pair) else None,
+                    "baseline_sd": _sd(before), "followup_sd": _sd(after),
                     "test": "Paired t-test", **_paired(before, after)})
     return {"rows": out}
+
+
+def _sd(values: np.ndarray) -> float | None:
+    return clean_number(values.std(ddof=1)) if len(values) > 1 else None
 
 
 def _paired(before: np.ndarray, after: np.ndarray) -> dict:

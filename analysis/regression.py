@@ -11,13 +11,19 @@ fixed whatever categories the data happen to contain.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from questionnaires.instruments import SCALES_BY_CODE
+
 from .multilevel import FitError, fit_nested
 from .results import OUTCOMES, VARIANTS, clean_number
+
+logger = logging.getLogger(__name__)
 
 LEVELS = ["clinic", "patient"]
 # term, label, reference category (None for a continuous term)
@@ -81,20 +87,167 @@ def model_frame(cohort: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def analysed_rows(frame: pd.DataFrame, outcome: str, *, population: str) -> pd.DataFrame:
-    """Rows with every variable of the model; complete cases keep patients with both rows.
+# --- which rows each model analyses ---------------------------------------------------------
+#
+# Populations (analysis/results.py POPULATIONS): "completers" is the paper's rule: the
+# patients followed up, and every row of theirs where the model's variables are present
+# (Stata's `mixed` drops a row that lacks a value, not the patient). "completers_both_rows"
+# (sensitivity) keeps a completer only when both rows are complete; "all_available" also
+# analyses the baseline rows of patients without a follow-up.
 
-    The between/within split is computed here, over exactly these rows.
+# Patient-level variables: a patient missing one is out of every model.
+PATIENT_VARIABLES: list[tuple[str, str]] = [
+    ("age", "without an age in the clinical record"),
+    ("female", "without a recorded gender"),
+    ("white_british", "without a recorded ethnicity"),
+    ("education_below_a_level", "without a recorded education"),
+    ("pain_years_5to7", "without the years of pain recorded"),
+    ("pain_sites_2", "without the number of pain sites recorded"),
+]
+TIMEPOINT_WORDS = {0.0: "baseline", 1.0: "follow-up"}
+
+
+def _score_reason(code: str, when: str = "") -> str:
+    """Why a score is missing, from its scoring rule (questionnaires/instruments.py)."""
+    scale = SCALES_BY_CODE[code]
+    too_many = scale.n_items - scale.min_answered + 1
+    return (f"without a {when}{scale.label} score: {too_many} or more of its {scale.n_items} "
+            "items unanswered")
+
+
+MODEL_COLUMNS = ["clinic", "patient", "followup", "partnership", *COVARIATES]
+
+
+@dataclass
+class Selection:
+    """The model frame and the rows every model analyses, computed once for all 15 models.
+
+    `base` marks the rows of the population's patients; `patient_ok` the rows whose patient
+    has every patient-level variable; `rows[outcome]` the analysed rows of an outcome,
+    shared by its three variants.
     """
-    needed = [outcome, "partnership", "clinic", "patient", *COVARIATES]
-    needed.remove("gender_other")  # missing gender already shows as NaN in "female"
-    rows = frame.dropna(subset=needed).copy()
-    if population == "complete_cases":
-        counts = rows.groupby("patient")["patient"].transform("size")
-        rows = rows.loc[counts == 2].copy()
-    rows["partnership_between"] = rows.groupby("patient")["partnership"].transform("mean")
-    rows["partnership_within"] = rows["partnership"] - rows["partnership_between"]
-    return rows
+
+    frame: pd.DataFrame
+    population: str
+    patient_codes: np.ndarray
+    base: np.ndarray
+    present: dict[str, np.ndarray]
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def analysed(self, outcome: str) -> pd.DataFrame:
+        """The outcome's analysed rows, with partnership split between and within patients."""
+        mask = self.rows[outcome]
+        rows = self.frame.loc[mask, MODEL_COLUMNS + [outcome]]
+        codes = self.patient_codes[mask]
+        partnership = rows["partnership"].to_numpy()
+        sums = np.bincount(codes, weights=partnership, minlength=codes.max() + 1 if len(codes)
+                           else 0)
+        counts = np.bincount(codes, minlength=len(sums))
+        between = sums[codes] / counts[codes]
+        return rows.assign(partnership_between=between,
+                           partnership_within=partnership - between)
+
+    def patients(self) -> set[str]:
+        """Study ids analysed in at least one model (Table 1's population)."""
+        analysed = np.zeros(len(self.frame), dtype=bool)
+        for mask in self.rows.values():
+            analysed |= mask
+        return set(self.frame["patient"].to_numpy()[analysed])
+
+
+def select_rows(frame: pd.DataFrame, *, population: str, completers: np.ndarray
+                ) -> Selection:
+    """Row masks of every outcome under the population rule (numpy, no copies)."""
+    codes, _ = pd.factorize(frame["patient"])
+    base = completers.copy() if population != "all_available" else np.ones(len(frame), bool)
+    present = {name: frame[name].notna().to_numpy()
+               for name in ["partnership", "baseline_severity", *COVARIATES]}
+    patient_ok = np.logical_and.reduce([present[name] for name, _ in PATIENT_VARIABLES]
+                                       + [present["baseline_severity"]])
+    selection = Selection(frame, population, codes, base, present)
+    for outcome, _ in OUTCOMES:
+        mask = base & patient_ok & present["partnership"] & frame[outcome].notna().to_numpy()
+        if population == "completers_both_rows":
+            mask &= np.bincount(codes[mask], minlength=codes.max() + 1)[codes] == 2
+        selection.rows[outcome] = mask
+    return selection
+
+
+def exclusions(selection: Selection, outcome: str) -> list[dict]:
+    """Rows of the population left out of an outcome's models, each with its reason.
+
+    A row is counted once, under the first reason that applies: patient-level variables
+    first (they exclude the patient), then partnership, then the outcome.
+    """
+    frame, base = selection.frame, selection.base
+    followup = frame["followup"].to_numpy()
+    checks = [(name, None, reason, ~selection.present[name]) for name, reason in
+              PATIENT_VARIABLES]
+    checks.append(("baseline_severity", None, _score_reason("bpi_severity", "baseline "),
+                   ~selection.present["baseline_severity"]))
+    checks.append(("partnership", "row", _score_reason("ppic_partnership"),
+                   ~selection.present["partnership"]))
+    checks.append((outcome, "row", _score_reason(outcome), frame[outcome].isna().to_numpy()))
+    taken = ~base
+    out = []
+    for variable, per_row, reason, missing in checks:
+        new = missing & ~taken
+        taken |= new
+        if not new.any():
+            continue
+        if per_row:
+            for value, word in TIMEPOINT_WORDS.items():
+                hit = new & (followup == value)
+                if hit.any():
+                    out.append(_exclusion(selection, hit, variable, word, reason))
+        else:
+            out.append(_exclusion(selection, new, variable, None, reason))
+    if selection.population == "completers_both_rows":
+        other = base & ~taken & ~selection.rows[outcome]
+        if other.any():
+            out.append(_exclusion(selection, other, "other_row", None,
+                                  "whose other row is excluded (both rows required)"))
+    return out
+
+
+def _exclusion(selection: Selection, hit: np.ndarray, variable: str, timepoint: str | None,
+               reason: str) -> dict:
+    rows = int(hit.sum())
+    patients = int(len(np.unique(selection.patient_codes[hit])))
+    where = f"{timepoint} row" if timepoint else "row"
+    text = (f"{rows} {where}{'s' if rows != 1 else ''} "
+            + (f"({patients} patient{'s' if patients != 1 else ''}) " if not timepoint else "")
+            + reason)
+    return {"variable": variable, "timepoint": timepoint, "rows": rows, "patients": patients,
+            "reason": reason, "text": text}
+
+
+def population_note(selection: Selection) -> dict:
+    """The population's own exclusion: patients not followed up (not completers)."""
+    left_out = ~selection.base
+    return {"rows": int(left_out.sum()),
+            "patients": int(len(np.unique(selection.patient_codes[left_out])))}
+
+
+def completer_rows(frame: pd.DataFrame, patients: pd.DataFrame) -> np.ndarray:
+    """Rows of patients with a complete baseline and a complete follow-up."""
+    both = patients.loc[patients["has_baseline"] & patients["has_followup"], "study_id"]
+    return frame["patient"].isin(both).to_numpy()
+
+
+def analysed_rows(frame: pd.DataFrame, outcome: str, *, population: str,
+                  completers: np.ndarray | None = None) -> pd.DataFrame:
+    """The rows an outcome's models analyse (one outcome; table2 shares a Selection)."""
+    if completers is None:
+        completers = _completers_in_frame(frame)
+    return select_rows(frame, population=population, completers=completers).analysed(outcome)
+
+
+def _completers_in_frame(frame: pd.DataFrame) -> np.ndarray:
+    """Completers read from the frame itself: a baseline and a follow-up row."""
+    rows = frame.groupby("patient")["followup"].agg(["min", "max"])
+    both = rows.index[(rows["min"] == 0) & (rows["max"] == 1)]
+    return frame["patient"].isin(both).to_numpy()
 
 
 def formula_for(outcome: str, variant: str, rows: pd.DataFrame) -> tuple[str, list[str]]:
@@ -102,7 +255,8 @@ def formula_for(outcome: str, variant: str, rows: pd.DataFrame) -> tuple[str, li
     warnings = []
     covariates = []
     for name in COVARIATES:
-        if rows[name].nunique() > 1:
+        values = rows[name].to_numpy()
+        if len(values) and values.min() != values.max():
             covariates.append(name)
         elif name != "gender_other":
             label, reference = TERM_LABELS[name]
@@ -112,18 +266,32 @@ def formula_for(outcome: str, variant: str, rows: pd.DataFrame) -> tuple[str, li
 
 
 def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: str,
-              reml: bool = False) -> dict:
+              reml: bool = False, selection: Selection | None = None,
+              rows: pd.DataFrame | None = None) -> dict:
     """One Table 2 model as JSON (analysis/results.py); a failed fit carries its error."""
-    rows = analysed_rows(frame, outcome, population=population)
+    if selection is None:
+        selection = select_rows(frame, population=population,
+                                completers=_completers_in_frame(frame))
+    if rows is None:
+        rows = selection.analysed(outcome)
     formula, warnings = formula_for(outcome, variant, rows)
     base = {"outcome": outcome, "variant": variant, "formula": formula,
             "n_obs": int(len(rows)), "n_patients": int(rows["patient"].nunique()),
-            "n_clinics": int(rows["clinic"].nunique())}
-    try:
-        fit = fit_nested(rows, formula, LEVELS, reml=reml)
-    except (FitError, np.linalg.LinAlgError) as exc:
-        return {**base, "ok": False, "error": str(exc), "converged": False, "loglik": None,
-                "terms": [], "variances": {}, "icc": {}, "warnings": warnings}
+            "n_clinics": int(rows["clinic"].nunique()),
+            "exclusions": exclusions(selection, outcome)}
+    problem = unfittable(rows, outcome, formula)
+    if problem is None:
+        try:
+            fit = fit_nested(rows, formula, LEVELS, reml=reml)
+        except (FitError, np.linalg.LinAlgError) as exc:
+            problem = str(exc)
+        except Exception as exc:  # any other failure: this model says why, the rest show
+            logger.exception("Table 2 model %s / %s failed", outcome, variant)
+            problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
+        return {**base, "ok": False, "error": problem, "converged": False, "loglik": None,
+                "terms": [], "variances": {}, "icc": {}, "dropped_levels": [],
+                "warnings": warnings}
     warnings.extend(fit.warnings)
     if not fit.converged:
         warnings.append("The optimiser did not converge; estimates are unreliable.")
@@ -134,7 +302,29 @@ def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: st
             "terms": [_term(term, row) for term, row in fit.fixed.iterrows()],
             "variances": {k: clean_number(v) for k, v in fit.variances.items()},
             "icc": {k: clean_number(v) for k, v in fit.icc.items()},
+            "dropped_levels": list(getattr(fit, "dropped_levels", [])),
             "warnings": warnings}
+
+
+# Fewer patients than this per fixed term is too few to fit (the paper had ~9 per term).
+MIN_PATIENTS_PER_TERM = 2
+
+
+def unfittable(rows: pd.DataFrame, outcome: str, formula: str) -> str | None:
+    """A plain reason why these rows cannot support the model, or None."""
+    label = dict(OUTCOMES).get(outcome, outcome)
+    if rows.empty:
+        return "No analysed rows: every row of the population lacks a variable of the model."
+    values = rows[outcome].to_numpy()
+    if values.min() == values.max():
+        return (f"{label} has the same value ({values[0]:g}) in all {len(values)} analysed "
+                "rows: there is no variation to model.")
+    n_terms = formula.count("+") + 2  # the terms and the intercept
+    n_patients = rows["patient"].nunique()
+    if n_patients < MIN_PATIENTS_PER_TERM * n_terms:
+        return (f"Too few patients: {n_patients} analysed for {n_terms} fixed terms (at least "
+                f"{MIN_PATIENTS_PER_TERM * n_terms} needed).")
+    return None
 
 
 def _term(term: str, row: pd.Series) -> dict:
@@ -144,17 +334,34 @@ def _term(term: str, row: pd.Series) -> dict:
 
 
 def table2(cohort: pd.DataFrame, patients: pd.DataFrame, *, population: str,
-           reml: bool = False, progress: Callable[[], None] | None = None) -> dict:
-    """Every outcome x variant model; `progress` is called after each fit (heartbeat)."""
-    frame = model_frame(cohort, patients)
-    models = []
-    for variant in VARIANTS:
-        for outcome, _ in OUTCOMES:
-            models.append(fit_model(frame, outcome, variant["key"], population=population,
-                                    reml=reml))
+           reml: bool = False, progress: Callable[[], None] | None = None,
+           selection: Selection | None = None) -> dict:
+    """Every outcome x variant model; `progress` is called after each fit (heartbeat).
+
+    The model frame and the row selection are built once; an outcome's rows are
+    materialised once and shared by its three variants.
+    """
+    if selection is None:
+        selection = selection_for(cohort, patients, population=population)
+    models = {}
+    for outcome, _ in OUTCOMES:
+        rows = selection.analysed(outcome)
+        for variant in VARIANTS:
+            models[(variant["key"], outcome)] = fit_model(
+                selection.frame, outcome, variant["key"], population=population, reml=reml,
+                selection=selection, rows=rows)
             if progress is not None:
                 progress()
     return {"population": population,
             "outcomes": [{"key": key, "label": label} for key, label in OUTCOMES],
             "variants": [dict(v) for v in VARIANTS],
-            "models": models}
+            "not_in_population": population_note(selection),
+            "models": [models[(v["key"], o)] for v in VARIANTS for o, _ in OUTCOMES]}
+
+
+def selection_for(cohort: pd.DataFrame, patients: pd.DataFrame, *, population: str
+                  ) -> Selection:
+    """The model frame of the cohort and its row selection under the population rule."""
+    frame = model_frame(cohort, patients)
+    return select_rows(frame, population=population,
+                       completers=completer_rows(frame, patients))

@@ -90,13 +90,28 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: the population rule of the paper ("completers"), exclusions per model, Pearson
+# chi-square in Table 1 with Fisher's exact beside it, paired SDs in "change".
+SCHEMA_VERSION = 2
 
 POPULATIONS = {
-    "complete_cases": "Complete cases (both timepoints)",
-    "all_available": "All available data",
+    "completers": "Completers, every row with the model's variables (as published)",
+    "completers_both_rows": "Completers with both rows complete (sensitivity analysis)",
+    "all_available": "All patients, every row with the model's variables",
 }
-DEFAULT_OPTIONS: dict[str, Any] = {"population": "complete_cases", "reml": False}
+# Option values of earlier versions and the population that computes the same models.
+# "complete_cases" dropped a patient unless both rows were complete; its Table 1 described
+# every completer, not the patients analysed, so runs stored with it are marked outdated.
+LEGACY_POPULATIONS = {"complete_cases": "completers_both_rows"}
+DEFAULT_OPTIONS: dict[str, Any] = {"population": "completers", "reml": False}
+
+
+def population_label(population: str) -> str:
+    """The label of a population, including one stored by an earlier version."""
+    if population in LEGACY_POPULATIONS:
+        current = LEGACY_POPULATIONS[population]
+        return f"{POPULATIONS[current]} [stored as '{population}' by an earlier version]"
+    return POPULATIONS.get(population, population)
 
 OUTCOMES: list[tuple[str, str]] = [
     ("pih_knowledge", "PIH knowledge"),
@@ -117,6 +132,24 @@ VARIANTS: list[dict[str, str]] = [
      "description": "Partnership split into the patient's mean over the analysed rows "
                     "(between) and the deviation from it (within)."},
 ]
+
+
+# Stata's `estat icc` names: the clinic ICC is the correlation of two measurements of
+# different patients in one clinic; "patient|clinic" pools clinic and patient variances
+# and is the correlation of two measurements of the same patient (in the same clinic).
+ICC_LABELS = {"clinic": "clinic", "patient": "patient|clinic"}
+NOT_CONVERGED = ("the optimiser could not certify the maximum of the likelihood: the "
+                 "coefficients, CIs and p-values may be wrong; do not report them.")
+ZERO_VARIANCE = ("the {level} variance is estimated at 0 (or the level could not be "
+                 "estimated): the model has one level fewer, and its CIs treat that variance "
+                 "as known to be 0, so they may be too narrow.")
+
+
+def zero_variance_levels(model: dict[str, Any]) -> list[str]:
+    """Random-intercept levels of a fitted model whose variance is 0 (boundary or dropped)."""
+    dropped = set(model.get("dropped_levels", []))
+    return [level for level, value in model.get("variances", {}).items()
+            if level != "residual" and (level in dropped or value == 0)]
 
 
 def clean_number(value: Any) -> float | int | None:
@@ -153,7 +186,7 @@ def table2_summary(results: dict[str, Any], *, variant: str | None = None) -> st
     lines = []
     labels = dict(OUTCOMES)
     table = results["table2"]
-    lines.append(f"Table 2 ({POPULATIONS.get(table['population'], table['population'])})")
+    lines.append(f"Table 2 ({population_label(table['population'])})")
     for model in table["models"]:
         if variant is not None and model["variant"] != variant:
             continue
@@ -163,16 +196,21 @@ def table2_summary(results: dict[str, Any], *, variant: str | None = None) -> st
         lines.append(f"{labels.get(model['outcome'], model['outcome'])} - {variant_label}: "
                      f"{model['n_obs']} observations, {model['n_patients']} patients, "
                      f"{model['n_clinics']} clinics")
+        lines.extend(f"  excluded: {item['text']}" for item in model.get("exclusions", []))
         if not model["ok"]:
-            lines.append(f"  not fitted: {model['error']}")
+            lines.append(f"  NOT FITTED: {model['error']}")
             continue
+        if not model["converged"]:
+            lines.append("  NOT CONVERGED: " + NOT_CONVERGED)
         for term in model["terms"]:
             label = term["label"] + (f" (ref {term['reference']})" if term["reference"] else "")
             lines.append(f"  {label:<52} {_fmt(term['coef']):>8} "
                          f"({_fmt(term['ci_low'])} to {_fmt(term['ci_high'])})  "
                          f"p {_fmt_p(term['p'])}")
         variances = ", ".join(f"{k} {_fmt(v)}" for k, v in model["variances"].items())
-        iccs = ", ".join(f"{k} {_fmt(v, 3)}" for k, v in model["icc"].items())
+        iccs = ", ".join(f"{ICC_LABELS.get(k, k)} {_fmt(v, 3)}" for k, v in model["icc"].items())
         lines.append(f"  variances: {variances}; ICC: {iccs}")
+        for level in zero_variance_levels(model):
+            lines.append(f"  VARIANCE AT 0 ({level}): " + ZERO_VARIANCE.format(level=level))
         lines.extend(f"  warning: {text}" for text in model["warnings"])
     return "\n".join(lines)

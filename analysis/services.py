@@ -46,7 +46,7 @@ from questionnaires.instruments import SCORING_VERSION
 from . import descriptives, regression
 from .cohort import ANALYSIS_VERSION, fingerprint, load_cohort, patients_wide
 from .models import ModelRun, RefitState, RunStatus
-from .results import DEFAULT_OPTIONS, POPULATIONS, SCHEMA_VERSION
+from .results import DEFAULT_OPTIONS, LEGACY_POPULATIONS, POPULATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ def uses_broker() -> bool:
 def normalise_options(options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Options with defaults filled in; an unknown option or value is refused by name."""
     merged = {**DEFAULT_OPTIONS, **(options or {})}
+    # a value stored or scripted by an earlier version means the population it computed
+    merged["population"] = LEGACY_POPULATIONS.get(merged["population"], merged["population"])
     unknown = set(merged) - set(DEFAULT_OPTIONS)
     if unknown:
         raise ValidationError({"options": f"Unknown option(s): {', '.join(sorted(unknown))}."})
@@ -365,11 +367,18 @@ def compute_results(*, options: Mapping[str, Any], heartbeat=None
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "options": options, "scoring_version": SCORING_VERSION,
         "fingerprint": fingerprint(cohort, options), "counts": _counts(cohort, patients)}
+    # One model frame and row selection for every model; Table 1 and the change from
+    # baseline describe the patients the models analyse.
+    step_started = time.perf_counter()
+    selection = regression.selection_for(cohort, patients, population=population)
+    analysed = patients.loc[patients["study_id"].isin(selection.patients())]
+    timings["selection"] = time.perf_counter() - step_started
     steps = [
-        ("table1", lambda: descriptives.table1(patients, population=population)),
+        ("table1", lambda: descriptives.table1(analysed, population=population)),
         ("table2", lambda: regression.table2(cohort, patients, population=population,
-                                             reml=options["reml"], progress=beat)),
-        ("change", lambda: descriptives.change_from_baseline(patients)),
+                                             reml=options["reml"], progress=beat,
+                                             selection=selection)),
+        ("change", lambda: descriptives.change_from_baseline(analysed)),
         ("attrition", lambda: descriptives.attrition(patients)),
     ]
     for name, step in steps:

@@ -30,7 +30,7 @@ def _by_clinic(frame: pd.DataFrame, column: str) -> list[np.ndarray]:
 
 def test_table1_columns_are_overall_then_each_clinic_with_completer_counts(patients,
                                                                           completers):
-    table = descriptives.table1(patients, population="complete_cases")
+    table = descriptives.table1(patients, population="completers")
     assert [(c["key"], c["n"]) for c in table["columns"]] == [
         ("overall", len(completers)),
         *[(code, len(group)) for code, group in completers.groupby("clinic")]]
@@ -44,7 +44,7 @@ def test_table1_all_available_population_includes_patients_without_follow_up(pat
 
 def test_table1_age_is_median_and_range_with_kruskal_wallis_across_clinics(patients,
                                                                           completers):
-    age = _variable(descriptives.table1(patients, population="complete_cases"), "age")
+    age = _variable(descriptives.table1(patients, population="completers"), "age")
     assert age["test"] == "Kruskal-Wallis"
     assert age["p"] == pytest.approx(stats.kruskal(*_by_clinic(completers, "age")).pvalue)
     overall = age["rows"][0]["cells"]["overall"]
@@ -53,9 +53,9 @@ def test_table1_age_is_median_and_range_with_kruskal_wallis_across_clinics(patie
 
 
 def test_table1_category_counts_percentages_and_chi_square(patients, completers):
-    gender = _variable(descriptives.table1(patients, population="complete_cases"), "gender")
+    gender = _variable(descriptives.table1(patients, population="completers"), "gender")
     crosstab = pd.crosstab(completers["clinic"], completers["gender"])
-    assert gender["test"] == "Chi-square"
+    assert gender["test"] == "Pearson chi-square"
     assert gender["p"] == pytest.approx(
         stats.chi2_contingency(crosstab.to_numpy(), correction=False).pvalue)
     female = next(r for r in gender["rows"] if r["key"] == "female")
@@ -64,7 +64,7 @@ def test_table1_category_counts_percentages_and_chi_square(patients, completers)
         100 * (completers["gender"] == "female").mean())
 
 
-def test_table1_uses_fisher_exact_when_an_expected_count_is_below_5(db):
+def test_small_expected_count_keeps_pearson_p_and_adds_fisher_exact_beside_it(db):
     # two clinics x two categories, with a rare category: Fisher's exact test (2 x 2)
     frame = pd.DataFrame({"clinic": ["A"] * 12 + ["B"] * 10,
                           "ethnicity": ["non_british"] * 1 + ["white_british"] * 11
@@ -73,23 +73,32 @@ def test_table1_uses_fisher_exact_when_an_expected_count_is_below_5(db):
     result = descriptives.categorical_variable(
         columns, columns, key="ethnicity", label="Ethnicity",
         levels=[("white_british", "White British"), ("non_british", "Non-British")])
-    assert result["test"] == "Fisher's exact"
-    assert result["p"] == pytest.approx(stats.fisher_exact([[11, 1], [5, 5]]).pvalue)
+    assert result["test"] == "Pearson chi-square"
+    assert result["p"] == pytest.approx(
+        stats.chi2_contingency([[11, 1], [5, 5]], correction=False).pvalue)
+    assert result["small_expected"] is True
+    assert result["min_expected"] == pytest.approx(6 * 10 / 22)
+    assert result["fisher_p"] == pytest.approx(stats.fisher_exact([[11, 1], [5, 5]]).pvalue)
+
+
+def test_no_fisher_p_when_every_expected_count_is_at_least_5():
+    result = descriptives.contingency_test(np.array([[20, 25], [22, 30]]))
+    assert (result["small_expected"], result["fisher_p"]) == (False, None)
 
 
 def test_fisher_exact_for_larger_tables_is_reproducible_and_agrees_with_scipy_monte_carlo():
     table = np.array([[3, 1, 6], [2, 7, 1], [4, 0, 5]])
     first = descriptives.contingency_test(table)
     assert first == descriptives.contingency_test(table)  # fixed seed: no run-to-run noise
-    assert first[0] == "Fisher's exact"
+    assert first["small_expected"]
     # independent check: scipy's own Monte Carlo estimate with another seed agrees closely
     other = stats.fisher_exact(table, method=stats.MonteCarloMethod(
         n_resamples=100_000, rng=np.random.default_rng(1))).pvalue
-    assert first[1] == pytest.approx(other, abs=0.01)
+    assert first["fisher_p"] == pytest.approx(other, abs=0.01)
 
 
 def test_table1_means_with_one_way_anova(patients, completers):
-    table = descriptives.table1(patients, population="complete_cases")
+    table = descriptives.table1(patients, population="completers")
     for key in ("baseline_ppic_partnership", "followup_pih_overall", "baseline_bpi_severity"):
         variable = _variable(table, key)
         assert variable["test"] == "One-way ANOVA"
@@ -100,7 +109,7 @@ def test_table1_means_with_one_way_anova(patients, completers):
 
 
 def test_table1_has_every_characteristic_and_score_at_both_timepoints(patients):
-    keys = [v["key"] for v in descriptives.table1(patients, population="complete_cases")
+    keys = [v["key"] for v in descriptives.table1(patients, population="completers")
             ["variables"]]
     assert keys[:6] == ["age", "gender", "ethnicity", "education", "pain_years_group",
                         "pain_sites_group"]
@@ -122,6 +131,9 @@ def test_change_from_baseline_matches_a_paired_t_test(patients, completers):
         assert row["mean_change"] == pytest.approx(diff.mean())
         assert row["p"] == pytest.approx(reference.pvalue)
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((interval.low, interval.high))
+        # the plot's bars: SDs of the same pairs
+        assert row["baseline_sd"] == pytest.approx(before.std(ddof=1))
+        assert row["followup_sd"] == pytest.approx(after.std(ddof=1))
 
 
 def test_attrition_compares_completers_with_patients_lost_to_follow_up(patients, completers):
