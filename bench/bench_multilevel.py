@@ -70,7 +70,7 @@ def worker(which: str, path: str) -> None:
     import scipy.optimize  # noqa: F401
     import statsmodels.api  # noqa: F401
 
-    from analysis.multilevel.synthetic import STUDY_FORMULA
+    from analysis.tests.fit_synthetic import STUDY_FORMULA
 
     with open(path, "rb") as fh:
         data = pickle.load(fh)
@@ -123,7 +123,7 @@ def max_rel_diff(ours: dict, theirs: dict) -> float:
 
 def row(n_patients: int, n_clinics: int, args: argparse.Namespace, tmp: Path) -> str:
     sys.path.insert(0, str(ROOT))
-    from analysis.multilevel.synthetic import simulate_cohort
+    from analysis.tests.fit_synthetic import simulate_cohort
 
     data = simulate_cohort(n_patients, n_clinics, seed=n_patients + n_clinics)
     path = tmp / f"cohort_{n_patients}_{n_clinics}.pkl"

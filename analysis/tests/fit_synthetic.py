@@ -74,3 +74,23 @@ def _measurements(
     rows["bpi_severity"] = rng.uniform(0, 10, m)
     rows["bpi_interference"] = rng.uniform(0, 10, m)
     return rows
+
+
+# Table 2's form: a plain sum of numeric columns, dummies built beforehand
+PAPER_FORMULA = (
+    "pih_overall ~ partnership + followup + age + female + gender_other + white_british"
+    " + education_below_a_level + education_a_level_or_above + pain_years + pain_sites"
+    " + bpi_severity + bpi_interference"
+)
+
+
+def with_dummies(rows: pd.DataFrame) -> pd.DataFrame:
+    """The categorical columns of `simulate_cohort` as 0/1 columns, as Table 2 codes them."""
+    dummies = {
+        "followup": rows["timepoint"] == "followup",
+        "female": rows["gender"] == "female", "gender_other": rows["gender"] == "other",
+        "white_british": rows["ethnicity"] == "white_british",
+        "education_below_a_level": rows["education"] == "below_a_level",
+        "education_a_level_or_above": rows["education"] == "a_level_or_above",
+    }
+    return rows.assign(**{name: flag.astype(float) for name, flag in dummies.items()})
