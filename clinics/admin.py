@@ -1,8 +1,7 @@
 """The Django admin, for data managers only.
 
-Access is by role, not by Django's model permissions: a user gets into the admin when they
-are staff (is_staff) and hold the data-manager role at some clinic (or are a superuser).
-Nurses, researchers and statisticians are not staff and are refused by the admin's login.
+Access is by role (core.admin: staff data managers and superusers only), not by Django's
+model permissions.
 Clinical data (patients, withdrawals, administrations) is read-only here: changes go
 through the entry pages, whose services validate, score, record the reason for a change
 and request a refit. Clinics, memberships (roles) and users are managed here.
@@ -14,46 +13,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Clinic, Membership, Role
-from .selectors import user_roles
+from core.admin import DataManagerOnly, ReadOnly
 
+from .models import Clinic, Membership
 
-def is_data_manager(user) -> bool:
-    """Staff with the data-manager role, or a superuser."""
-    if not (user.is_active and user.is_staff):
-        return False
-    return user.is_superuser or Role.DATA_MANAGER in user_roles(user=user)
-
-
-class DataManagerOnly:
-    """ModelAdmin permissions by role: data managers may view, add and change."""
-
-    allow_delete = False
-
-    def has_module_permission(self, request) -> bool:
-        return is_data_manager(request.user)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return is_data_manager(request.user)
-
-    def has_add_permission(self, request, *args) -> bool:
-        return is_data_manager(request.user)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return is_data_manager(request.user)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return self.allow_delete and is_data_manager(request.user)
-
-
-class ReadOnly(DataManagerOnly):
-    """Data managers may look, nobody may change anything here."""
-
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+# Importable from here too while analysis/admin.py does so (the mixins live in core.admin).
+__all__ = ["DataManagerOnly", "ReadOnly"]
 
 
 class MembershipInline(DataManagerOnly, admin.TabularInline):

@@ -3,6 +3,11 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+# The roles are defined with the role policy (core.permissions); re-exported here.
+from core.permissions import Role
+
+__all__ = ["Clinic", "Membership", "Role"]
+
 
 class Clinic(models.Model):
     """A pain-management clinic recruiting into the cohort (the study's level 3)."""
@@ -23,19 +28,6 @@ class Clinic(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} – {self.name}"
-
-
-class Role(models.TextChoices):
-    NURSE = "nurse", "Nurse"
-    RESEARCHER = "researcher", "Researcher"
-    STATISTICIAN = "statistician", "Statistician"
-    DATA_MANAGER = "data_manager", "Data manager"
-
-
-# Roles that may change clinical data; researchers and statisticians only read.
-EDITING_ROLES = frozenset({Role.NURSE, Role.DATA_MANAGER})
-# Roles that see the whole cohort (pseudonymised) rather than their clinics' patients.
-STUDY_WIDE_ROLES = frozenset({Role.RESEARCHER, Role.STATISTICIAN, Role.DATA_MANAGER})
 
 
 class Membership(models.Model):

@@ -1,26 +1,17 @@
-"""Who may see and change what: every clinical object is loaded through its clinic."""
+"""Which clinics a user may see; who may do what is decided by core.permissions."""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from .models import EDITING_ROLES, STUDY_WIDE_ROLES, Clinic, Membership, Role
+from core.permissions import CAN_EDIT_CLINICAL, CAN_VIEW_STUDY, has_capability, user_roles
 
-
-def user_roles(*, user: AbstractBaseUser) -> set[str]:
-    """Every role the user holds at any clinic (cached on the user for the request)."""
-    if not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_paincohort_roles", None)
-    if cached is None:
-        cached = set(Membership.objects.filter(user=user).values_list("role", flat=True))
-        user._paincohort_roles = cached
-    return cached
+from .models import Clinic
 
 
 def is_study_wide(*, user: AbstractBaseUser) -> bool:
     """Researchers, statisticians and data managers see the whole (pseudonymised) cohort."""
-    return bool(user_roles(user=user) & STUDY_WIDE_ROLES)
+    return has_capability(user, CAN_VIEW_STUDY)
 
 
 def clinics_for_user(*, user: AbstractBaseUser) -> QuerySet[Clinic]:
@@ -34,12 +25,9 @@ def clinics_for_user(*, user: AbstractBaseUser) -> QuerySet[Clinic]:
 
 def can_edit_clinical_data(*, user: AbstractBaseUser, clinic: Clinic) -> bool:
     """Nurses at the clinic and data managers change clinical data; nobody else does."""
-    if not user.is_authenticated:
-        return False
-    if Role.DATA_MANAGER in user_roles(user=user):
-        return True
-    return Membership.objects.filter(user=user, clinic=clinic, role__in=EDITING_ROLES).exists()
+    return has_capability(user, CAN_EDIT_CLINICAL, clinic=clinic)
 
 
 def has_role(*, user: AbstractBaseUser, roles: set[str] | frozenset[str]) -> bool:
-    return bool(user_roles(user=user) & set(roles))
+    """Kept for analysis/views.py until it asks core.permissions.has_capability."""
+    return bool(user_roles(user) & set(roles))

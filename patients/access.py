@@ -1,11 +1,10 @@
 """How views load a patient: scoped to the user's clinics, logged, and checked for writes."""
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from clinics.models import Clinic
-from clinics.selectors import can_edit_clinical_data
+from core.permissions import CAN_EDIT_CLINICAL, require
 
 from .models import Patient
 from .selectors import get_patient_for_user
@@ -27,5 +26,4 @@ def patient_for_request(request: HttpRequest, study_id: str, *, edit: bool = Fal
 
 def require_edit(request: HttpRequest, clinic: Clinic) -> None:
     """Researchers and statisticians read only: any write is a 403."""
-    if not can_edit_clinical_data(user=request.user, clinic=clinic):
-        raise PermissionDenied("Your role can view but not change clinical data.")
+    require(request.user, CAN_EDIT_CLINICAL, clinic=clinic)

@@ -6,7 +6,7 @@ record the reason and request a refit; the admin shows the records and their his
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinics.admin import ReadOnly
+from core.admin import ReadOnly
 
 from .models import Patient, PatientAccessLog, Withdrawal
 

@@ -8,7 +8,7 @@ from django.http import Http404
 from clinics.models import Clinic
 from clinics.selectors import clinics_for_user
 
-from .models import Patient
+from .models import Patient, Withdrawal
 
 
 def patients_for_user(*, user: AbstractBaseUser, clinic: Clinic | None = None
@@ -26,3 +26,11 @@ def get_patient_for_user(*, user: AbstractBaseUser, study_id: str) -> Patient:
         return patients_for_user(user=user).select_related("clinic").get(study_id=study_id)
     except Patient.DoesNotExist:
         raise Http404("No such patient.") from None
+
+
+def withdrawal_or_none(patient: Patient) -> Withdrawal | None:
+    """The patient's withdrawal of consent, if recorded."""
+    try:
+        return patient.withdrawal
+    except Withdrawal.DoesNotExist:
+        return None

@@ -1,4 +1,8 @@
-"""Patient pages: enrolment, the patient record, characteristics, withdrawal, loss, history."""
+"""Patient pages: enrolment, characteristics, withdrawal, loss to follow-up.
+
+The patient record and its change history show questionnaires too: they are drawn by
+questionnaires.views (URL names patients:detail and patients:history stay).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,16 +14,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from clinics.selectors import can_edit_clinical_data, clinics_for_user
-from questionnaires.history import patient_history
-from questionnaires.models import Timepoint
-from questionnaires.summary import score_rows
+from clinics.selectors import clinics_for_user
+from core.forms import add_service_errors
 
 from . import services
 from .access import patient_for_request, require_edit
-from .forms import CharacteristicsForm, EnrolForm, MarkLostForm, WithdrawForm, add_service_errors
-from .models import FollowUpStatus, Patient, Withdrawal
-from .worklist import STATUS_BY_CODE, followup_dates, worklist_status
+from .forms import CharacteristicsForm, EnrolForm, MarkLostForm, WithdrawForm
+from .selectors import withdrawal_or_none
+
+# The questionnaire that follows enrolment (questionnaires:entry, an app above this one).
+BASELINE = "baseline"
 
 
 def _staff_name(request: HttpRequest) -> str:
@@ -49,49 +53,8 @@ def patient_enrol(request: HttpRequest, code: str) -> HttpResponse:
             messages.success(request, f"{patient.study_id} enrolled. Enter the baseline "
                                       "questionnaire next.")
             return redirect("questionnaires:entry", study_id=patient.study_id,
-                            timepoint=Timepoint.BASELINE)
+                            timepoint=BASELINE)
     return render(request, "patients/patient_enrol.html", {"clinic": clinic, "form": form})
-
-
-def _administration_panels(patient: Patient) -> list[dict]:
-    stored = {admin.timepoint: admin for admin in patient.administrations.all()}
-    return [{"timepoint": value, "label": label, "administration": stored.get(value),
-             "scores": score_rows(stored[value]) if value in stored else []}
-            for value, label in Timepoint.choices]
-
-
-def _status(patient: Patient, panels: list[dict], withdrawn: bool):
-    baseline, followup = (panel["administration"] for panel in panels)
-    code = worklist_status(
-        today=dt.date.today(), withdrawn=withdrawn, followup_status=patient.followup_status,
-        baseline_on=baseline.administered_on if baseline else None,
-        baseline_complete=bool(baseline and baseline.is_complete),
-        followup_complete=bool(followup and followup.is_complete))
-    dates = followup_dates(baseline.administered_on) if baseline and baseline.is_complete \
-        else None
-    return STATUS_BY_CODE[code], dates
-
-
-@login_required
-def patient_detail(request: HttpRequest, study_id: str) -> HttpResponse:
-    """The patient's record: consent, characteristics, questionnaires and scores, actions."""
-    patient = patient_for_request(request, study_id)
-    withdrawal = _withdrawal_or_none(patient)
-    panels = _administration_panels(patient)
-    status, dates = _status(patient, panels, withdrawn=withdrawal is not None)
-    return render(request, "patients/patient_detail.html", {
-        "patient": patient, "panels": panels, "status": status, "dates": dates,
-        "withdrawal": withdrawal,
-        "can_edit": can_edit_clinical_data(user=request.user, clinic=patient.clinic),
-        "can_mark_lost": patient.followup_status == FollowUpStatus.ACTIVE,
-    })
-
-
-def _withdrawal_or_none(patient: Patient) -> Withdrawal | None:
-    try:
-        return patient.withdrawal
-    except Withdrawal.DoesNotExist:
-        return None
 
 
 @login_required
@@ -99,8 +62,7 @@ def _withdrawal_or_none(patient: Patient) -> Withdrawal | None:
 def patient_edit(request: HttpRequest, study_id: str) -> HttpResponse:
     """Correct baseline characteristics, with a reason for the audit trail."""
     patient = patient_for_request(request, study_id, edit=True)
-    initial = {name: getattr(patient, name) for name in CharacteristicsForm.CHARACTERISTICS}
-    form = CharacteristicsForm(request.POST or None, initial=initial)
+    form = CharacteristicsForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(patient=patient, by=request.user,
@@ -119,7 +81,7 @@ def patient_edit(request: HttpRequest, study_id: str) -> HttpResponse:
 def patient_withdraw(request: HttpRequest, study_id: str) -> HttpResponse:
     """Record withdrawal of consent and whether collected data stays in the analysis."""
     patient = patient_for_request(request, study_id, edit=True)
-    if _withdrawal_or_none(patient) is not None:
+    if withdrawal_or_none(patient) is not None:
         messages.info(request, f"{patient.study_id} has already withdrawn.")
         return redirect("patients:detail", study_id=patient.study_id)
     form = WithdrawForm(request.POST or None, initial={"withdrawn_on": dt.date.today()})
@@ -156,9 +118,3 @@ def patient_mark_lost(request: HttpRequest, study_id: str) -> HttpResponse:
     return render(request, "patients/patient_lost.html", {"patient": patient, "form": form})
 
 
-@login_required
-def patient_history_view(request: HttpRequest, study_id: str) -> HttpResponse:
-    """Every change to the patient's data: who, when, field, old and new value, reason."""
-    patient = patient_for_request(request, study_id)
-    return render(request, "patients/patient_history.html",
-                  {"patient": patient, "rows": patient_history(patient=patient)})

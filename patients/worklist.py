@@ -19,20 +19,17 @@ FOLLOWUP_DUE_DAYS, by default 76, 120 and 90):
 Both ends of the window are inside it (day 76 and day 120 are in the window). A follow-up
 draft does not change the status: the follow-up is not done until it is complete.
 
-Everything is computed from two queries (the clinic's patients, their administrations), so
-the page costs the same number of queries for 5 or 5,000 patients.
+The rules and rows are here; the clinic's worklist is read by questionnaires.worklist (it
+needs the administrations, an app above this one).
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
 
-from clinics.models import Clinic
-
-from .models import FollowUpStatus, Patient
+from .models import FollowUpStatus
 
 DUE_SOON_DAYS = 14
 
@@ -139,35 +136,6 @@ class WorklistRow:
         return f"{_day(dates.window_start, year=False)} – {_day(dates.window_end)}"
 
 
-@dataclass(frozen=True)
-class Worklist:
-    clinic: Clinic
-    rows: list[WorklistRow]
-    counts: dict[str, int]
-    total: int
-
-
-def _patient_values(clinic: Clinic) -> list[dict]:
-    """Each patient's worklist inputs, in two plain queries (patients, administrations):
-    cheaper than a correlated subquery per patient and column."""
-    # Imported here: questionnaires depends on patients, not the other way round.
-    from questionnaires.models import Administration
-
-    patients = list(Patient.objects.filter(clinic=clinic).order_by("study_id")
-                    .values("pk", "study_id", "followup_status", "withdrawal__pk"))
-    admins: dict[tuple[int, str], tuple[dt.date, str]] = {
-        (patient_id, timepoint): (administered_on, state)
-        for patient_id, timepoint, administered_on, state in Administration.objects.filter(
-            patient__clinic=clinic).values_list("patient_id", "timepoint", "administered_on",
-                                                "status")}
-    for values in patients:
-        baseline_on, values["baseline_state"] = admins.get((values["pk"], "baseline"),
-                                                           (None, None))
-        values["baseline_on"] = baseline_on
-        values["followup_state"] = admins.get((values["pk"], "followup"), (None, None))[1]
-    return patients
-
-
 def _entry_timepoint(code: str) -> str:
     if code == "baseline":
         return "baseline"
@@ -178,7 +146,8 @@ def _day(day: dt.date, *, year: bool = True) -> str:
     return f"{day.day} {day:%b %Y}" if year else f"{day.day} {day:%b}"
 
 
-def _row(values: dict, today: dt.date) -> WorklistRow:
+def worklist_row(values: dict, today: dt.date) -> WorklistRow:
+    """One patient's row from the values questionnaires.worklist reads (two queries)."""
     baseline_complete = values["baseline_state"] == "complete"
     code = worklist_status(
         today=today, withdrawn=values["withdrawal__pk"] is not None,
@@ -191,24 +160,4 @@ def _row(values: dict, today: dt.date) -> WorklistRow:
         status=STATUS_BY_CODE[code], entry_timepoint=_entry_timepoint(code))
 
 
-def clinic_worklist(*, clinic: Clinic, today: dt.date | None = None, status: str = "",
-                    search: str = "") -> Worklist:
-    """The clinic's worklist, filtered by status and study ID; counts cover the whole clinic.
-
-    Two queries, whatever the number of patients.
-    """
-    today = today or dt.date.today()
-    rows = [_row(values, today) for values in _patient_values(clinic)]
-    counts = Counter(row.status.code for row in rows)
-    total = len(rows)
-    if status in STATUS_BY_CODE:
-        rows = [row for row in rows if row.status.code == status]
-    needle = search.strip().upper()
-    if needle:
-        rows = [row for row in rows if needle in row.study_id.upper()]
-    return Worklist(clinic=clinic, rows=rows,
-                    counts={s.code: counts.get(s.code, 0) for s in STATUSES}, total=total)
-
-
-__all__ = ["DUE_SOON_DAYS", "STATUSES", "clinic_worklist", "followup_dates",
-           "worklist_status"]
+__all__ = ["DUE_SOON_DAYS", "STATUSES", "followup_dates", "worklist_row", "worklist_status"]

@@ -8,7 +8,7 @@ history view shows every version with its author and reason.
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinics.admin import ReadOnly
+from core.admin import ReadOnly
 
 from .instruments import SCORE_CODES
 from .models import Administration, ItemWording

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from crispy_forms.layout import HTML, Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.dateformat import format as format_date
+from django.utils.html import format_html
 
-from patients.forms import AccessibleFormMixin, DateInput
+from core.forms import AccessibleFormMixin, DateInput, section
 from patients.worklist import followup_dates
 
 from .instruments import INSTRUMENTS, ITEM_CODES, ITEMS
@@ -21,13 +24,18 @@ from .wording import item_wordings
 NOT_ANSWERED = "na"
 ACTION_DRAFT = "draft"
 ACTION_COMPLETE = "complete"
+# One item: a fieldset of radios in one line, with "Not answered" (static/js/entry.js keys).
+ITEM_TEMPLATE = "questionnaires/_item.html"
+INSTRUMENT_TEMPLATE = "questionnaires/_instrument.html"
 
 
 def _item_field(item) -> forms.ChoiceField:
     choices = [(str(value), str(value)) for value in item.values]
-    return forms.ChoiceField(label=item.label, required=False,
-                             choices=[*choices, (NOT_ANSWERED, "Not answered")],
-                             widget=forms.RadioSelect)
+    field = forms.ChoiceField(label=item.label, required=False,
+                              choices=[*choices, (NOT_ANSWERED, "Not answered")],
+                              widget=forms.RadioSelect)
+    field.item = item  # code and range for the item template
+    return field
 
 
 def initial_from(administration: Administration | None) -> dict:
@@ -111,23 +119,34 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
         return {code: None if self.cleaned_data.get(code) in ("", None, NOT_ANSWERED)
                 else int(self.cleaned_data[code]) for code in ITEM_CODES}
 
-    def instrument_sections(self) -> list[dict]:
-        """What the template draws: instruments, their items, each item's radios."""
-        wordings = item_wordings()  # licensed full wording, where the site has loaded it
-        return [{"code": instrument.code, "name": instrument.name,
-                 "anchors": instrument.items[0].anchors,
-                 "items": [self._item_row(item, wordings.get(item.code, ""))
-                           for item in instrument.items]}
-                for instrument in INSTRUMENTS]
+    def get_layout(self) -> Layout:
+        """Date, the three instruments' items, and the reason for a correction."""
+        date = ["administered_on"]
+        if self.window:
+            start, end = (format_date(day, "j M Y") for day in self.window)
+            date.insert(0, HTML(format_html(
+                '<p class="field__hint">Follow-up window: {} to {}.</p>', start, end)))
+        if self.needs_window_confirmation or self["confirm_outside_window"].value():
+            date.append("confirm_outside_window")
+        parts = ["base_version", section("Date", *date), *self._instrument_sections()]
+        if self.is_correction:
+            parts.append(section("Correction", "reason"))
+        return Layout(*parts)
 
-    def _item_row(self, item, wording: str) -> dict:
-        bound = self[item.code]
-        current = bound.value() or ""
-        return {
-            "code": item.code, "label": item.label, "wording": wording,
-            "name": bound.html_name,
-            "id": bound.auto_id, "errors": bound.errors, "range": f"{item.minimum}-{item.maximum}",
-            "choices": [{"value": value, "label": label, "id": f"{bound.auto_id}_{value}",
-                         "checked": value == current}
-                        for value, label in bound.field.choices],
-        }
+    def _instrument_sections(self) -> list[Div]:
+        wordings = item_wordings()  # licensed full wording, where the site has loaded it
+        sections = []
+        for instrument in INSTRUMENTS:
+            for item in instrument.items:
+                self.fields[item.code].wording = wordings.get(item.code, "")
+            anchors = instrument.items[0].anchors
+            heading = HTML(format_html(
+                '<h2 id="instrument-{0}" class="instrument__title">{1}</h2>'
+                '<p class="instrument__anchors">{2}; {3}</p>',
+                instrument.code, instrument.name, anchors[0], anchors[1]))
+            version = ["pih_form_version"] if instrument.code == "pih" else []
+            items = [Field(item.code, template=ITEM_TEMPLATE) for item in instrument.items]
+            sections.append(Div(heading, *version, *items, css_class="instrument",
+                                aria_labelledby=f"instrument-{instrument.code}",
+                                template=INSTRUMENT_TEMPLATE))
+        return sections

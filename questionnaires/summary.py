@@ -1,15 +1,20 @@
-"""Scores of a stored administration, ready to show: value, items used, and why missing.
+"""Scores of a stored administration, ready to show: value, items used, and why missing;
+and the questionnaire panels and status of a patient's record page.
 
 Values are the stored ones (computed by the save service); only the reason a score is
 missing is worked out again here, from the same pure scoring module.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from patients.models import Patient
+from patients.worklist import STATUS_BY_CODE, FollowUpDates, Status, followup_dates, worklist_status
+
 from .instruments import INSTRUMENTS
-from .models import Administration, PihFormVersion
+from .models import Administration, PihFormVersion, Timepoint
 from .scoring import score, scored_answers
 
 
@@ -47,3 +52,25 @@ def score_rows(administration: Administration) -> list[ScoreRow]:
                 n_answered=getattr(administration, f"{scale.code}_n"),
                 n_items=scale.n_items, reason=reason))
     return rows
+
+
+def administration_panels(patient: Patient) -> list[dict]:
+    """One panel per timepoint: its administration (or None) and scores."""
+    stored = {admin.timepoint: admin for admin in patient.administrations.all()}
+    return [{"timepoint": value, "label": label, "administration": stored.get(value),
+             "scores": score_rows(stored[value]) if value in stored else []}
+            for value, label in Timepoint.choices]
+
+
+def patient_status(patient: Patient, panels: list[dict], *, withdrawn: bool
+                   ) -> tuple[Status, FollowUpDates | None]:
+    """The worklist status of the patient, and the follow-up dates once baseline is done."""
+    baseline, followup = (panel["administration"] for panel in panels)
+    code = worklist_status(
+        today=dt.date.today(), withdrawn=withdrawn, followup_status=patient.followup_status,
+        baseline_on=baseline.administered_on if baseline else None,
+        baseline_complete=bool(baseline and baseline.is_complete),
+        followup_complete=bool(followup and followup.is_complete))
+    dates = followup_dates(baseline.administered_on) if baseline and baseline.is_complete \
+        else None
+    return STATUS_BY_CODE[code], dates

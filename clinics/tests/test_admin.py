@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from analysis.models import ExportLog
 from clinics.models import Clinic, Membership, Role
-from conftest import PASSWORD
 from questionnaires.models import Administration
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from clinics.middleware import LAST_SEEN_KEY, STARTED_KEY
+from core.middleware import LAST_SEEN_KEY, STARTED_KEY
 
 pytestmark = pytest.mark.django_db
 

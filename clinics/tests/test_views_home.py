@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from clinics.models import Membership, Role
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +18,6 @@ def test_nurse_lands_on_her_clinics_worklist(client, nurse_a):
 
 
 def test_sign_in_form_leads_a_nurse_to_the_worklist(client, nurse_a):
-    from conftest import PASSWORD
-
     response = client.post(reverse("login"), {"username": "nurse_a", "password": PASSWORD},
                            follow=True)
     assert response.redirect_chain[-1][0] == reverse("clinics:worklist", args=["A"])
@@ -34,20 +33,15 @@ def test_nurse_at_two_clinics_picks_one(client, nurse_a, clinic_b):
     assert reverse("clinics:worklist", args=["B"]) in page
 
 
-def test_researcher_goes_to_the_clinic_list_while_no_dashboard_exists(client, researcher,
-                                                                     clinic_b, monkeypatch):
-    monkeypatch.setattr("clinics.views.DASHBOARD_URL_NAME", "analysis:no_such_page")
+def test_researcher_goes_to_the_dashboard(client, researcher):
     client.force_login(researcher)
-    response = client.get(reverse("home"), follow=True)
-    page = response.content.decode()
-    assert response.status_code == 200
+    assert client.get(reverse("home")).url == reverse("analysis:dashboard")
+
+
+def test_study_wide_clinic_list_shows_every_clinic(client, researcher, clinic_b):
+    client.force_login(researcher)
+    page = client.get(reverse("clinics:list")).content.decode()
     assert reverse("clinics:worklist", args=["B"]) in page  # study-wide: every clinic
-
-
-def test_researcher_goes_to_the_dashboard_when_it_exists(client, researcher, monkeypatch):
-    monkeypatch.setattr("clinics.views.DASHBOARD_URL_NAME", "clinics:list")  # stands in
-    client.force_login(researcher)
-    assert client.get(reverse("home")).url == reverse("clinics:list")
 
 
 def test_user_without_membership_gets_a_polite_page(client, db):

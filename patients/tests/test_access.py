@@ -6,10 +6,10 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from conftest import full_answers
 from patients.models import Patient, PatientAccessLog, Withdrawal
 from questionnaires.models import Administration
 from questionnaires.tests.entry_helpers import entry_data
+from tests.factories import full_answers, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -110,9 +110,7 @@ def test_data_manager_can_correct_characteristics(client, data_manager, patient)
 
 
 def test_data_manager_at_another_clinic_sees_every_clinic(client, clinic_b, make_patient):
-    from conftest import _user
-
-    manager_b = _user("manager_b", [clinic_b], "data_manager")
+    manager_b = make_user("manager_b", [clinic_b], "data_manager")
     patient = make_patient()  # at clinic A
     client.force_login(manager_b)
     assert client.get(reverse("patients:detail", args=[patient.study_id])).status_code == 200

@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinics.models import Clinic
-from conftest import full_answers
 from patients.models import Patient
-from patients.worklist import clinic_worklist, worklist_status
+from patients.worklist import worklist_status
 from questionnaires.models import Administration
+from questionnaires.worklist import clinic_worklist
+from tests.factories import full_answers
 
 BASELINE = dt.date(2026, 1, 1)
 

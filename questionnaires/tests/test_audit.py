@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from conftest import full_answers
 from patients.models import FollowUpStatus, LostReason
 from patients.services import patient_mark_lost, patient_update, patient_withdraw
 from questionnaires.models import Administration
 from questionnaires.services import administration_save
+from tests.factories import full_answers
 
 pytestmark = pytest.mark.django_db
 

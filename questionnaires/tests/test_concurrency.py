@@ -9,8 +9,8 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from conftest import full_answers
 from questionnaires.models import Administration
+from tests.factories import full_answers
 
 from .entry_helpers import entry_data, entry_url
 

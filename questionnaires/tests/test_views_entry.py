@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import full_answers
 from questionnaires.instruments import ITEM_CODES, PPIC
 from questionnaires.models import Administration
+from tests.factories import full_answers
 
 from .entry_helpers import entry_data, entry_url
 

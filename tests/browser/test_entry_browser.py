@@ -9,10 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from clinics.models import Membership, Role
-from conftest import PASSWORD, full_answers
 from patients.models import Patient
 from questionnaires.instruments import BPI, PIH, PPIC
 from questionnaires.models import Administration
+from tests.factories import PASSWORD, full_answers
 
 from .conftest import axe_check, sign_in
 

@@ -1,15 +1,11 @@
-"""What the site navigation offers the signed-in user, by role."""
+"""What the site navigation offers the signed-in user, by capability."""
 from __future__ import annotations
 
 from django import template
 
-from clinics.models import Role
-from clinics.selectors import has_role
+from core.permissions import CAN_ANALYSE, CAN_ENTER_DATA, has_capability
 
 register = template.Library()
-
-WORKLIST_ROLES = frozenset({Role.NURSE, Role.DATA_MANAGER})
-ANALYSIS_ROLES = frozenset({Role.RESEARCHER, Role.STATISTICIAN, Role.DATA_MANAGER})
 
 
 @register.simple_tag(takes_context=True)
@@ -20,7 +16,7 @@ def nav_links(context) -> dict[str, bool]:
     if user is None or not user.is_authenticated:
         return {"worklist": False, "analysis": False, "admin": False}
     return {
-        "worklist": has_role(user=user, roles=WORKLIST_ROLES),
-        "analysis": has_role(user=user, roles=ANALYSIS_ROLES),
+        "worklist": has_capability(user, CAN_ENTER_DATA),
+        "analysis": has_capability(user, CAN_ANALYSE),
         "admin": user.is_staff,
     }

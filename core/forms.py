@@ -1,0 +1,97 @@
+"""What every app's forms share: accessible widgets, crispy rendering, service errors.
+
+Forms only parse and check input; the services do the writing and have the last word
+(their ValidationErrors are shown on the form by `add_service_errors`).
+
+Every form renders with django-crispy-forms (`{% crispy form %}`) through the project's
+own templates: core/_field.html (label, hint and error tied to the input), and
+core/crispy/fieldset.html. The page draws the <form> tag, the error summary
+(core/_error_summary.html) and the buttons around it.
+"""
+from __future__ import annotations
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Fieldset, Layout
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+FIELD_TEMPLATE = "core/_field.html"
+FORM_TEMPLATE = "core/crispy/form.html"
+FIELDSET_TEMPLATE = "core/crispy/fieldset.html"
+
+
+def _widget_class(widget: forms.Widget) -> str:
+    if getattr(widget, "input_type", "") in ("checkbox", "radio"):
+        return "form-check-input"
+    return "form-select" if isinstance(widget, forms.Select) else "form-control"
+
+
+def section(legend: str, *fields, hint: str = "") -> Fieldset:
+    """A numbered part of a form: a fieldset with its legend and, optionally, a hint."""
+    parts = [HTML(format_html('<p class="form-section__hint">{}</p>', hint))] if hint else []
+    return Fieldset(legend, *parts, *fields, css_class="form-section",
+                    template=FIELDSET_TEMPLATE)
+
+
+class AccessibleFormMixin:
+    """Bootstrap classes, hint/error ids wired to each input with aria-describedby, and a
+    crispy helper drawing the fields of `get_layout()` (by default all, in order)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs.setdefault("class", _widget_class(field.widget))
+            self._describe(name)
+
+    def get_layout(self) -> Layout:
+        return Layout(*self.fields)
+
+    @property
+    def helper(self) -> FormHelper:
+        # Built when the page renders, after validation: a layout may depend on the errors.
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.disable_csrf = True
+        helper.template = FORM_TEMPLATE
+        helper.field_template = FIELD_TEMPLATE
+        helper.layout = self.get_layout()
+        return helper
+
+    def _describe(self, name: str) -> None:
+        field = self.fields[name]
+        bound = self[name]
+        ids = []
+        if field.help_text:
+            ids.append(f"{bound.auto_id}_hint")
+        if self.is_bound and self._errors is not None and name in self._errors:
+            ids.append(f"{bound.auto_id}_error")
+            field.widget.attrs["aria-invalid"] = "true"
+        if ids:
+            field.widget.attrs["aria-describedby"] = " ".join(ids)
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.fields:
+            self._describe(name)
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self.fields:
+            self._describe(name)
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: beside its field, or at the top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")

@@ -1,0 +1,62 @@
+"""A clinic's worklist read from the database: patients and their administrations.
+
+The status rules and rows are patients.worklist's; this module only reads, in two plain
+queries (the clinic's patients, their administrations), so the page costs the same number
+of queries for 5 or 5,000 patients.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from clinics.models import Clinic
+from patients.models import Patient
+from patients.worklist import STATUS_BY_CODE, STATUSES, WorklistRow, worklist_row
+
+from .models import Administration
+
+
+@dataclass(frozen=True)
+class Worklist:
+    clinic: Clinic
+    rows: list[WorklistRow]
+    counts: dict[str, int]
+    total: int
+
+
+def _patient_values(clinic: Clinic) -> list[dict]:
+    """Each patient's worklist inputs, in two plain queries (patients, administrations):
+    cheaper than a correlated subquery per patient and column."""
+    patients = list(Patient.objects.filter(clinic=clinic).order_by("study_id")
+                    .values("pk", "study_id", "followup_status", "withdrawal__pk"))
+    admins: dict[tuple[int, str], tuple[dt.date, str]] = {
+        (patient_id, timepoint): (administered_on, state)
+        for patient_id, timepoint, administered_on, state in Administration.objects.filter(
+            patient__clinic=clinic).values_list("patient_id", "timepoint", "administered_on",
+                                                "status")}
+    for values in patients:
+        baseline_on, values["baseline_state"] = admins.get((values["pk"], "baseline"),
+                                                           (None, None))
+        values["baseline_on"] = baseline_on
+        values["followup_state"] = admins.get((values["pk"], "followup"), (None, None))[1]
+    return patients
+
+
+def clinic_worklist(*, clinic: Clinic, today: dt.date | None = None, status: str = "",
+                    search: str = "") -> Worklist:
+    """The clinic's worklist, filtered by status and study ID; counts cover the whole clinic.
+
+    Two queries, whatever the number of patients.
+    """
+    today = today or dt.date.today()
+    rows = [worklist_row(values, today) for values in _patient_values(clinic)]
+    counts = Counter(row.status.code for row in rows)
+    total = len(rows)
+    if status in STATUS_BY_CODE:
+        rows = [row for row in rows if row.status.code == status]
+    needle = search.strip().upper()
+    if needle:
+        rows = [row for row in rows if needle in row.study_id.upper()]
+    return Worklist(clinic=clinic, rows=rows,
+                    counts={s.code: counts.get(s.code, 0) for s in STATUSES}, total=total)
