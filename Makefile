@@ -30,6 +30,7 @@ run: setup
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: setup browser
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	$(PY) -m pytest
 
 lint: setup
