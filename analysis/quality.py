@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import DurationField, ExpressionWrapper, F, FilteredRelation, Q
 from django.utils import timezone
 
-from patients.models import Patient, Withdrawal
+from patients.models import Patient
 from patients.worklist import STATUS_BY_CODE, followup_dates, worklist_status
 from questionnaires.instruments import SCORE_CODES
 from questionnaires.models import Administration, AdministrationStatus, PihFormVersion, Timepoint
@@ -72,31 +72,36 @@ def missing_scores() -> QualityList:
     return result
 
 
+def _administration(relation: str, timepoint: str) -> FilteredRelation:
+    """A join to one timepoint's administration (one per patient and timepoint)."""
+    return FilteredRelation(relation, condition=Q(**{f"{relation}__timepoint": timepoint}))
+
+
 def followups_outside_window() -> QualityList:
-    baseline_on = Subquery(Administration.objects.filter(
-        patient=OuterRef("patient"), timepoint=Timepoint.BASELINE).values("administered_on")[:1])
-    followups = (Administration.objects.filter(_keep(), timepoint=Timepoint.FOLLOWUP)
-                 .annotate(baseline_on=baseline_on)
-                 .order_by("patient__study_id")
-                 .values_list("patient__study_id", "patient__clinic__code", "baseline_on",
-                              "administered_on", "status"))
     start, end = settings.FOLLOWUP_WINDOW_START_DAYS, settings.FOLLOWUP_WINDOW_END_DAYS
+    # The gap is a date difference in SQL (Django's temporal subtraction, the same on
+    # SQLite and PostgreSQL), so the database filters and counts; Python only sees the
+    # rows shown.
+    gap = ExpressionWrapper(F("administered_on") - F("baseline__administered_on"),
+                            output_field=DurationField())
+    followups = (Administration.objects
+                 .annotate(baseline=_administration("patient__administrations",
+                                                    Timepoint.BASELINE))
+                 .filter(_keep(), timepoint=Timepoint.FOLLOWUP)
+                 .annotate(gap=gap)
+                 .filter(Q(gap__lt=dt.timedelta(days=start)) | Q(gap__gt=dt.timedelta(days=end)))
+                 .order_by("patient__study_id")
+                 .values_list("patient__study_id", "patient__clinic__code",
+                              "baseline__administered_on", "administered_on", "status"))
     result = QualityList(
         "outside_window", "Follow-ups dated outside their window",
         f"The follow-up window is day {start} to day {end} after the baseline questionnaire "
         "(both ends inside).",
         ["Study ID", "Clinic", "Baseline", "Follow-up", "Day", "Status"])
-    # Dates are compared in Python: date arithmetic in SQL differs between SQLite and
-    # PostgreSQL, and two dates per follow-up are cheap to read.
-    for study_id, clinic, baseline, followup, status in followups.iterator(chunk_size=5000):
-        if baseline is None:
-            continue
-        day = (followup - baseline).days
-        if start <= day <= end:
-            continue
-        result.count += 1
-        if len(result.rows) < LIST_LIMIT:
-            result.rows.append([study_id, clinic, baseline, followup, day, status])
+    rows = list(followups[:LIST_LIMIT + 1])
+    result.rows = [[study_id, clinic, baseline, followup, (followup - baseline).days, status]
+                   for study_id, clinic, baseline, followup, status in rows[:LIST_LIMIT]]
+    result.count = len(rows) if len(rows) <= LIST_LIMIT else followups.count()
     return result
 
 
@@ -120,37 +125,36 @@ def stale_drafts(*, now: dt.datetime | None = None) -> QualityList:
 
 def overdue_followups(*, today: dt.date | None = None) -> QualityList:
     today = today or dt.date.today()
-
-    def admin_value(timepoint: str, name: str) -> Subquery:
-        return Subquery(Administration.objects.filter(
-            patient=OuterRef("pk"), timepoint=timepoint).values(name)[:1])
-
+    # Past the due day <=> the baseline is older than FOLLOWUP_DUE_DAYS: a comparison with
+    # one date, so the database filters and counts. The label still comes from the
+    # worklist's rule, for the rows shown.
+    due_before = today - dt.timedelta(days=settings.FOLLOWUP_DUE_DAYS)
+    not_complete = [s for s in AdministrationStatus.values if s != AdministrationStatus.COMPLETE]
     patients = (Patient.objects
-                .filter(followup_status="active")
-                .annotate(baseline_on=admin_value(Timepoint.BASELINE, "administered_on"),
-                          baseline_state=admin_value(Timepoint.BASELINE, "status"),
-                          followup_state=admin_value(Timepoint.FOLLOWUP, "status"),
-                          withdrawn=Exists(Withdrawal.objects.filter(patient=OuterRef("pk"))))
-                .filter(baseline_state=AdministrationStatus.COMPLETE, withdrawn=False)
-                .order_by("baseline_on", "study_id")
-                .values_list("study_id", "clinic__code", "baseline_on", "followup_state"))
+                .annotate(baseline=_administration("administrations", Timepoint.BASELINE),
+                          followup=_administration("administrations", Timepoint.FOLLOWUP))
+                .filter(Q(followup__isnull=True) | Q(followup__status__in=not_complete),
+                        followup_status="active", withdrawal__isnull=True,
+                        baseline__status=AdministrationStatus.COMPLETE,
+                        baseline__administered_on__lt=due_before)
+                .order_by("baseline__administered_on", "study_id")
+                .values_list("study_id", "clinic__code", "baseline__administered_on",
+                             "followup__status"))
     result = QualityList(
         "overdue", "Patients overdue for follow-up",
         f"Past the due day (day {settings.FOLLOWUP_DUE_DAYS}) without a completed follow-up, "
         "and not recorded as lost or withdrawn. Oldest first.",
         ["Study ID", "Clinic", "Baseline", "Due", "Window closes", "Status", "Draft entered"])
-    for study_id, clinic, baseline_on, followup_state in patients.iterator(chunk_size=5000):
+    rows = list(patients[:LIST_LIMIT + 1])
+    for study_id, clinic, baseline_on, followup_state in rows[:LIST_LIMIT]:
         code = worklist_status(today=today, withdrawn=False, followup_status="active",
                                baseline_on=baseline_on, baseline_complete=True,
-                               followup_complete=followup_state == AdministrationStatus.COMPLETE)
-        if code not in ("overdue", "window_missed"):
-            continue
-        result.count += 1
-        if len(result.rows) < LIST_LIMIT:
-            dates = followup_dates(baseline_on)
-            result.rows.append([study_id, clinic, baseline_on, dates.due_on, dates.window_end,
-                                STATUS_BY_CODE[code].label,
-                                "yes" if followup_state == AdministrationStatus.DRAFT else ""])
+                               followup_complete=False)
+        dates = followup_dates(baseline_on)
+        result.rows.append([study_id, clinic, baseline_on, dates.due_on, dates.window_end,
+                            STATUS_BY_CODE[code].label,
+                            "yes" if followup_state == AdministrationStatus.DRAFT else ""])
+    result.count = len(rows) if len(rows) <= LIST_LIMIT else patients.count()
     return result
 
 
