@@ -1,5 +1,6 @@
 """The researcher dashboard: access, tables from the stored run, fixed query count,
 freshness and Refit now, the study target, the interview page."""
+import datetime as dt
 import math
 import re
 
@@ -13,6 +14,7 @@ from analysis import services
 from analysis.models import InterviewContact, ModelRun, RunStatus, StudyTarget
 from analysis.tests.cohort_factory import build_cohort
 from patients.models import Patient
+from questionnaires.models import Administration
 
 
 def _fit() -> ModelRun:
@@ -245,3 +247,100 @@ def test_statistician_sees_interviews_but_cannot_record(client, statistician, co
     assert client.get(reverse("analysis:interviews")).status_code == 200
     assert client.post(reverse("analysis:interviews"), {
         "study_id": completer.study_id, "status": "invited"}).status_code == 403
+
+
+# --- issue 8: an honest dashboard -----------------------------------------------------------
+
+
+def test_followup_rate_is_among_patients_whose_window_has_closed(client, researcher, cohort,
+                                                                   settings):
+    # five patients without a follow-up had their baseline recently: not yet due
+    recent = dt.date.today() - dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS - 5)
+    waiting = list(Patient.objects.exclude(administrations__timepoint="followup")
+                   .values_list("pk", flat=True)[:5])
+    Administration.objects.filter(patient__in=waiting, timepoint="baseline").update(
+        administered_on=recent)
+    closed = dt.date.today() - dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS)
+    due = Patient.objects.filter(administrations__timepoint="baseline",
+                                 administrations__administered_on__lt=closed)
+    followed = due.filter(pk__in=Administration.objects.filter(timepoint="followup")
+                          .values("patient"))
+    assert due.count() == Patient.objects.count() - 5
+    client.force_login(researcher)
+    html = client.get(reverse("analysis:dashboard")).content.decode()
+    rate = round(100 * followed.count() / due.count(), 1)
+    text = re.sub(r"\s+", " ", html[html.index('data-testid="followup-rate"'):])
+    assert text.startswith(f'data-testid="followup-rate">Follow-up rate among the '
+                           f'{due.count()} patients already due')
+    assert f"<strong>{rate} %</strong> ({followed.count()} followed up)" in text
+    needed = math.ceil(84 / (followed.count() / due.count()))
+    assert f"about {needed} recruits give 84 completers" in text
+
+
+def test_target_is_compared_with_the_patients_the_models_analyse(client, researcher, fitted):
+    counts = [m["n_patients"] for m in fitted.results["table2"]["models"]
+              if m["variant"] == "paper"]
+    client.force_login(researcher)
+    html = client.get(reverse("analysis:dashboard")).content.decode()
+    analysed = (f"{min(counts)}" if min(counts) == max(counts)
+                else f"{min(counts)} to {max(counts)}")
+    assert f"The published models analyse <strong>{analysed} patients</strong>: " \
+           f"{84 - min(counts)} more analysed patients needed" in html
+
+
+def test_variance_components_and_iccs_show_under_each_model(client, researcher, fitted):
+    client.force_login(researcher)
+    html = client.get(reverse("analysis:dashboard")).content.decode()
+    model = next(m for m in fitted.results["table2"]["models"]
+                 if m["variant"] == "paper" and m["outcome"] == "pih_overall")
+    variances = model["variances"]
+    total = sum(variances.values())
+    # Stata's estat icc, computed here from the variances: patient|clinic pools clinic
+    pooled = (variances["clinic"] + variances["patient"]) / total
+    footer = html[html.index("<tfoot>"):html.index("</tfoot>")]
+    row = footer[footer.index("ICC patient|clinic"):]
+    row = row[:row.index("</tr>")]
+    assert f"{pooled:.3f}" in row
+    row = footer[footer.index("Variance: residual"):]
+    assert f"{variances['residual']:.2f}" in row[:row.index("</tr>")]
+    assert "Multiple comparisons" in html
+
+
+def test_a_model_with_a_zero_variance_is_badged_in_the_table(client, researcher, fitted):
+    results = fitted.results
+    model = next(m for m in results["table2"]["models"]
+                 if m["variant"] == "paper" and m["outcome"] == "pih_symptoms")
+    model["variances"]["clinic"] = 0.0
+    model["converged"] = True
+    ModelRun.objects.filter(pk=fitted.pk).update(results=results)
+    client.force_login(researcher)
+    html = client.get(reverse("analysis:dashboard")).content.decode()
+    status = html[html.index('data-testid="model-status"'):]
+    cells = status[:status.index("</tr>")].split("<td")[1:]
+    assert "<strong>Clinic variance 0</strong>" in cells[2]
+    assert "may be too narrow" in cells[2]
+
+
+def test_a_run_stored_by_an_earlier_version_still_renders_marked_outdated(client, researcher,
+                                                                          fitted):
+    results = fitted.results
+    results["schema"] = 1
+    results["options"]["population"] = "complete_cases"
+    for row in results["change"]["rows"]:
+        row.pop("baseline_sd"), row.pop("followup_sd")
+    ModelRun.objects.filter(pk=fitted.pk).update(results=results)
+    client.force_login(researcher)
+    response = client.get(reverse("analysis:dashboard"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="run-outdated"' in html
+    assert "stored as &#x27;complete_cases&#x27; by an earlier version" in html
+
+
+def test_change_plot_bars_use_the_sd_of_the_paired_patients(fitted):
+    from analysis import dashboard
+
+    plots = {p.key: p for p in dashboard.change_plots(fitted.results)}
+    row = next(r for r in fitted.results["change"]["rows"] if r["key"] == "pih_overall")
+    text = " ".join(" ".join(cells) for cells in plots["change-pih_overall"].rows)
+    assert f"{row['baseline_sd']:.1f}" in text and f"{row['followup_sd']:.1f}" in text

@@ -28,8 +28,8 @@ def _statsmodels_fit(rows: pd.DataFrame, formula: str):
 
 @pytest.mark.parametrize("variant", ["paper", "timepoint", "between_within"])
 def test_coefficients_match_statsmodels_mixedlm_by_ml(frame, variant):
-    result = regression.fit_model(frame, "pih_overall", variant, population="complete_cases")
-    rows = regression.analysed_rows(frame, "pih_overall", population="complete_cases")
+    result = regression.fit_model(frame, "pih_overall", variant, population="completers")
+    rows = regression.analysed_rows(frame, "pih_overall", population="completers")
     reference = _statsmodels_fit(rows, result["formula"])
     assert result["ok"]
     for term in result["terms"]:
@@ -39,7 +39,7 @@ def test_coefficients_match_statsmodels_mixedlm_by_ml(frame, variant):
 
 
 def test_paper_model_has_the_papers_terms_with_their_reference_categories(frame):
-    result = regression.fit_model(frame, "pih_knowledge", "paper", population="complete_cases")
+    result = regression.fit_model(frame, "pih_knowledge", "paper", population="completers")
     references = {t["term"]: t["reference"] for t in result["terms"]}
     assert references == {
         "Intercept": None, "partnership": None, "age": None, "female": "male",
@@ -56,7 +56,7 @@ def test_paper_model_has_the_papers_terms_with_their_reference_categories(frame)
 
 def test_timepoint_variant_adds_the_follow_up_indicator(frame):
     result = regression.fit_model(frame, "pih_knowledge", "timepoint",
-                                  population="complete_cases")
+                                  population="completers")
     assert [t["term"] for t in result["terms"]][:3] == ["Intercept", "partnership", "followup"]
 
 
@@ -73,8 +73,8 @@ def test_between_within_split_uses_each_patients_mean_over_the_analysed_rows(fra
     assert np.allclose(pairs.groupby("patient")["partnership_within"].sum(), 0)
 
 
-def test_complete_cases_keep_only_patients_analysed_at_both_timepoints(frame):
-    complete = regression.analysed_rows(frame, "pih_overall", population="complete_cases")
+def test_both_rows_sensitivity_keeps_only_patients_analysed_at_both_timepoints(frame):
+    complete = regression.analysed_rows(frame, "pih_overall", population="completers_both_rows")
     everyone = regression.analysed_rows(frame, "pih_overall", population="all_available")
     assert (complete.groupby("patient").size() == 2).all()
     assert len(everyone) > len(complete)
@@ -85,7 +85,7 @@ def test_complete_cases_keep_only_patients_analysed_at_both_timepoints(frame):
 
 def test_a_model_with_too_little_data_reports_its_error_instead_of_raising(frame):
     few = frame.loc[frame["patient"].isin(frame["patient"].unique()[:3])]
-    result = regression.fit_model(few, "pih_overall", "paper", population="complete_cases")
+    result = regression.fit_model(few, "pih_overall", "paper", population="completers")
     assert not result["ok"]
     assert result["error"]
     assert result["terms"] == []
@@ -94,7 +94,7 @@ def test_a_model_with_too_little_data_reports_its_error_instead_of_raising(frame
 def test_a_category_nobody_has_is_left_out_with_a_warning(frame):
     frame = frame.assign(pain_sites_2=0.0, pain_sites_ge3=frame["pain_sites_ge3"]
                          .where(frame["pain_sites_ge3"].isna(), 0.0))
-    result = regression.fit_model(frame, "pih_overall", "paper", population="complete_cases")
+    result = regression.fit_model(frame, "pih_overall", "paper", population="completers")
     assert result["ok"]
     assert "pain_sites_2" not in {t["term"] for t in result["terms"]}
     assert any("2 pain sites" in text for text in result["warnings"])
@@ -102,7 +102,7 @@ def test_a_category_nobody_has_is_left_out_with_a_warning(frame):
 
 def test_table2_has_every_outcome_for_every_variant(frame, db):
     cohort = load_cohort()
-    table = regression.table2(cohort, patients_wide(cohort), population="complete_cases")
+    table = regression.table2(cohort, patients_wide(cohort), population="completers")
     pairs = [(m["variant"], m["outcome"]) for m in table["models"]]
     assert len(pairs) == 15 and len(set(pairs)) == 15
     assert [o["key"] for o in table["outcomes"]] == [

@@ -188,7 +188,7 @@ def test_pending_changes_become_a_run_that_records_everything(cohort):
     run = ModelRun.objects.get(pk=executed[0])
     assert run.status == RunStatus.SUCCEEDED
     assert run.changes_included == 1
-    assert run.options == {"population": "complete_cases", "reml": False}
+    assert run.options == {"population": "completers", "reml": False}
     assert len(run.fingerprint) == 64 and run.fingerprint == run.results["fingerprint"]
     assert set(run.results) >= {"table1", "table2", "change", "attrition", "warnings"}
     assert set(run.versions) >= {"python", "numpy", "pandas", "scipy", "statsmodels",

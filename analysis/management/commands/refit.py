@@ -3,7 +3,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.models import ModelRun, RunStatus
-from analysis.results import POPULATIONS, VARIANTS, table2_summary
+from analysis.results import (
+    DEFAULT_OPTIONS,
+    LEGACY_POPULATIONS,
+    POPULATIONS,
+    VARIANTS,
+    table2_summary,
+)
 from analysis.services import model_run_execute, model_run_request, uses_broker
 from analysis.tasks import refit_run
 
@@ -14,8 +20,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--sync", action="store_true", help="Fit in this process.")
-        parser.add_argument("--population", choices=list(POPULATIONS),
-                            default="complete_cases", help="Analysis population.")
+        parser.add_argument("--population", choices=[*POPULATIONS, *LEGACY_POPULATIONS],
+                            default=DEFAULT_OPTIONS["population"],
+                            help="Analysis population: "
+                                 + "; ".join(f"{k}: {v}" for k, v in POPULATIONS.items())
+                                 + " (complete_cases, of earlier versions, means "
+                                   "completers_both_rows).")
         parser.add_argument("--variant", choices=[v["key"] for v in VARIANTS],
                             help="Print only this model variant (default: all).")
         parser.add_argument("--force", action="store_true",
@@ -66,3 +76,17 @@ class Command(BaseCommand):
                           + (f" in {total:.1f} s" if total is not None else "")
                           + f"; data fingerprint {run.fingerprint[:12]}.")
         self.stdout.write(table2_summary(run.results, variant=variant))
+        self._report_problems(run.results)
+
+    def _report_problems(self, results: dict) -> None:
+        """Models that could not be fitted or did not converge, last, where they are seen."""
+        problems = [m for m in results["table2"]["models"] if not m["ok"] or not m["converged"]]
+        if not problems:
+            return
+        self.stdout.write("")
+        self.stdout.write(self.style.WARNING(
+            f"{len(problems)} of {len(results['table2']['models'])} models need attention "
+            "(the others are fitted):"))
+        for model in problems:
+            what = f"not fitted: {model['error']}" if not model["ok"] else "not converged"
+            self.stdout.write(f"  {model['outcome']} / {model['variant']}: {what}")
