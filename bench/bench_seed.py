@@ -82,7 +82,7 @@ def main() -> None:
         empty = recreate("pc_bench_seed_import")
         run(empty, "migrate", "--no-input", "-v0")
         run(empty, "shell", "-c",
-            "from clinics.models import Clinic; from patients.demo import clinic_codes; "
+            "from clinics.models import Clinic; from questionnaires.demo import clinic_codes; "
             f"Clinic.objects.bulk_create([Clinic(code=c, name='Clinic ' + c) "
             f"for c in clinic_codes({options.clinics})])")
         seconds, peak, out = run(empty, "import_cohort", str(export), "--dry-run")

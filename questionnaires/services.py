@@ -12,6 +12,7 @@ from analysis.refit import refit_request_after_commit
 from patients.models import Patient
 from patients.services import patient_mark_followup_completed
 
+from . import dates
 from .instruments import ITEM_CODES, ITEMS_BY_CODE
 from .models import Administration, AdministrationStatus, PihFormVersion, Timepoint
 from .scoring import SCORING_VERSION, score_all
@@ -54,23 +55,24 @@ def validate_answers(answers: Mapping[str, object]) -> dict[str, int | None]:
     return cleaned
 
 
+# What data entry says when a date breaks a rule of questionnaires.dates.
+_DATE_MESSAGES = {
+    dates.BEFORE_CONSENT: "The questionnaire cannot be dated before consent.",
+    dates.IN_FUTURE: "The date cannot be in the future.",
+    dates.NO_BASELINE: "Enter the baseline before the follow-up.",
+    dates.FOLLOWUP_NOT_AFTER_BASELINE: "The follow-up must be dated after the baseline.",
+}
+
+
 def _check_dates(*, patient: Patient, timepoint: str, administered_on: dt.date,
                  other: dt.date | None) -> None:
     """other: the date of the patient's administration at the other timepoint, if any."""
-    if administered_on < patient.consented_on:
-        raise ValidationError({"administered_on":
-                               "The questionnaire cannot be dated before consent."})
-    if administered_on > dt.date.today():
-        raise ValidationError({"administered_on": "The date cannot be in the future."})
-    if other is None:
-        if timepoint == Timepoint.FOLLOWUP:
-            raise ValidationError({"timepoint": "Enter the baseline before the follow-up."})
-        return
-    baseline_on, followup_on = ((administered_on, other) if timepoint == Timepoint.BASELINE
-                                else (other, administered_on))
-    if followup_on <= baseline_on:
-        raise ValidationError({"administered_on":
-                               "The follow-up must be dated after the baseline."})
+    problems = dates.date_problems(timepoint=timepoint, administered_on=administered_on,
+                                   consented_on=patient.consented_on, other_on=other,
+                                   today=dt.date.today())
+    if problems:
+        first = problems[0]
+        raise ValidationError({dates.FIELDS[first]: _DATE_MESSAGES[first]})
 
 
 def apply_scores(administration: Administration) -> None:

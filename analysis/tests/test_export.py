@@ -4,13 +4,13 @@ import io
 
 import pandas as pd
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
-from analysis.codebook import cohort_columns, wide_columns
-from analysis.exports import neutralise
+from analysis.exports import cohort_columns, neutralise, wide_columns
 from analysis.models import ExportLog
-from patients.models import Gender
-from questionnaires.cohort_csv import EXPORT_COLUMNS
+from patients.models import Gender, Patient
+from questionnaires.cohort_files.columns import EXPORT_COLUMNS
 from questionnaires.instruments import ITEM_CODES, SCORE_CODES
 from questionnaires.models import Administration, Timepoint
 
@@ -24,6 +24,15 @@ def _download(client, user, file):
     if getattr(response, "streaming", False):
         return response, b"".join(response.streaming_content)
     return response, response.content
+
+
+def _patient_named(make_patient, study_id: str) -> Patient:
+    """A patient whose study ID the field's validator refuses today (older data, a
+    hand-edited database): the exports must still hand no spreadsheet a formula."""
+    patient = make_patient()
+    Patient.objects.filter(pk=patient.pk).update(study_id=study_id)
+    patient.refresh_from_db()
+    return patient
 
 
 def _rows(content: bytes) -> list[dict[str, str]]:
@@ -67,10 +76,11 @@ def test_cohort_csv_has_the_contract_columns_in_order(client, statistician, coho
 def test_formula_study_ids_are_neutralised_but_numbers_stay_numeric(
         client, statistician, make_patient, make_administration):
     for study_id in ("=1+1", "-2", "@cmd"):
-        patient = make_patient(study_id=study_id)
+        patient = make_patient()
         make_administration(patient, "baseline")
         make_administration(patient, "followup",
                             answers={**{c: 2 for c in ITEM_CODES}})   # pain falls: change < 0
+        Patient.objects.filter(pk=patient.pk).update(study_id=study_id)
     _, content = _download(client, statistician, "cohort_csv")
     assert sorted(row["study_id"] for row in _rows(content)) == sorted(
         ["'=1+1", "'=1+1", "'-2", "'-2", "'@cmd", "'@cmd"])
@@ -217,41 +227,17 @@ def test_unknown_export_is_404(client, statistician):
 
 def test_cohort_csv_download_is_byte_identical_to_the_export_command(
         client, statistician, cohort, make_patient, make_administration):
-    answers = {code: 3 for code in ITEM_CODES}
-    answers["bpi_worst"] = None                       # a missing item and a missing score
-    make_administration(make_patient(study_id="Z-001", gender=""), "baseline", answers=answers)
-    from questionnaires.cohort_export import write_cohort_csv
-
-    expected = io.StringIO(newline="")
-    write_cohort_csv(expected)
-    _, content = _download(client, statistician, "cohort_csv")
-    assert content.decode("utf-8") == expected.getvalue()
-
-
-def test_database_written_csv_equals_the_python_written_one(
-        cohort, make_patient, make_administration):
-    """On PostgreSQL the download's lines are written by the database: same bytes."""
-    from django.db import connection
-
-    from analysis.exports import (
-        cohort_csv_lines_from_database,
-        csv_chunks,
-        neutralise_text_columns,
-        text_line_chunks,
-    )
-    from questionnaires.cohort_export import cohort_values
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the database-written CSV is PostgreSQL's")
+    """One writer: the download and `manage.py export_cohort` give the same bytes, formula-
+    like text, quotes, commas and line breaks included (on SQLite and PostgreSQL alike)."""
     answers = {code: 3 for code in ITEM_CODES} | {"bpi_worst": None, "ppic_1": None,
                                                   "pih_9": 7, "pih_10": None}
-    for study_id in ('=A,"1"', "-2", "B\r\nline", "@x", "plain"):
-        make_administration(make_patient(study_id=study_id, gender=""), "baseline",
+    for study_id in ('=A,"1"', "-2", "B\r\nline", "@x", "\tT", "Z-001"):
+        make_administration(_patient_named(make_patient, study_id), "baseline",
                             answers=answers)
-    columns = cohort_columns()
-    header = [column.name for column in columns]
-    by_python = b"".join(csv_chunks(header, neutralise_text_columns(cohort_values(), columns),
-                                    formatted=True))
-    by_database = b"".join(text_line_chunks(header, cohort_csv_lines_from_database()))
-    assert by_database == by_python
-    assert b"\"'=A,\"\"1\"\"\"" in by_database  # neutralised, then quoted
+    Patient.objects.filter(study_id="Z-001").update(gender="")
+    expected = io.StringIO()
+    call_command("export_cohort", "-", stdout=expected)
+    _, content = _download(client, statistician, "cohort_csv")
+    assert content.decode("utf-8") == expected.getvalue()
+    assert "\"'=A,\"\"1\"\"\"" in expected.getvalue()  # neutralised, then quoted
+    assert "\n'-2," in expected.getvalue() and "\n'@x," in expected.getvalue()

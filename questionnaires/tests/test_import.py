@@ -9,9 +9,12 @@ from django.core.management import CommandError, call_command
 
 from clinics.models import Clinic
 from patients.models import FollowUpStatus, Patient
-from questionnaires import cohort_import
-from questionnaires.cohort_csv import IMPORT_COLUMNS
-from questionnaires.cohort_import import CohortImportError, import_cohort
+from questionnaires.cohort_files import importer, reader
+from questionnaires.cohort_files.columns import IMPORT_COLUMNS
+from questionnaires.cohort_files.importer import import_cohort
+from questionnaires.cohort_files.loader import scored
+from questionnaires.cohort_files.reader import CohortImportError
+from questionnaires.instruments import ITEM_CODES
 from questionnaires.models import Administration
 from questionnaires.scoring import score_all
 from questionnaires.services import validate_answers
@@ -82,7 +85,7 @@ def test_import_records_user_and_reason_in_the_audit_trail(clinics, tmp_path, da
 
 def test_import_requests_one_refit(clinics, tmp_path, monkeypatch):
     requests = []
-    monkeypatch.setattr(cohort_import, "refit_request_after_commit",
+    monkeypatch.setattr(importer, "refit_request_after_commit",
                         lambda *, reason: requests.append(reason))
     path = write_cohort(tmp_path / "c.csv", _pair("A-001") + _pair("A-002") + _pair("A-003"))
     call_command("import_cohort", str(path), stdout=None)
@@ -301,17 +304,27 @@ def test_import_accepts_exactly_the_answers_data_entry_accepts(clinics, tmp_path
     assert Administration.objects.get().bpi_worst == expected
 
 
-def test_bulk_scores_equal_the_scoring_module_for_varied_answers():
-    from questionnaires.bulk import scored
-    from questionnaires.instruments import ITEMS
+def test_bulk_scores_match_the_worked_examples_of_instruments_md():
+    """Expected values worked by hand in INSTRUMENTS.md ("Worked examples (must hold)")."""
+    answers = dict.fromkeys(ITEM_CODES)
+    answers |= {"bpi_worst": 7, "bpi_least": 3, "bpi_average": 5, "bpi_now": 6,
+                "bpi_general_activity": 4, "bpi_mood": 5, "bpi_work": 6, "bpi_enjoyment": 7}
+    answers |= {f"ppic_{n}": 5 for n in range(1, 11)}                  # ppic_11 missing
+    answers |= {"pih_1": 8, "pih_9": 6, "pih_10": 6}                   # pih_2, pih_11 missing
+    values = scored(answers)
+    assert values["bpi_severity"] == 5.25
+    assert values["bpi_interference"] == 5.5 and values["bpi_interference_n"] == 4
+    assert values["ppic_partnership"] == 55.0 and values["ppic_partnership_n"] == 10
+    assert values["pih_knowledge"] is None                             # 1 of 2 items
+    assert values["pih_side_effects"] == 75.0                          # 100 x 6 / 8
 
-    rng = __import__("random").Random(5)
-    for _ in range(500):
-        answers = {item.code: (None if rng.random() < 0.2 else
-                               rng.randint(item.minimum, item.maximum)) for item in ITEMS}
-        values = scored(answers)
-        for code, result in score_all(answers).items():
-            assert values[code] == result.value and values[f"{code}_n"] == result.n_answered
+
+def test_bulk_scores_of_all_best_and_all_worst_pih_answers():
+    best = scored({code: 8 if code.startswith("pih_") else None for code in ITEM_CODES})
+    worst = scored({code: 0 if code.startswith("pih_") else None for code in ITEM_CODES})
+    for code in ("pih_knowledge", "pih_side_effects", "pih_symptoms", "pih_adherence",
+                 "pih_overall"):
+        assert best[code] == 100.0 and worst[code] == 0.0
 
 
 def test_no_data_is_added_for_a_patient_who_withdrew(clinics, tmp_path, make_patient,
@@ -330,7 +343,7 @@ def test_a_concurrent_write_of_the_same_patient_fails_cleanly(clinics, tmp_path,
                                                               monkeypatch):
     make_patient(study_id="A-001", consented_on=dt.date(2025, 1, 10))
     # As if another import committed A-001 between our checks and our write.
-    monkeypatch.setattr(cohort_import, "_existing_patients", lambda study_ids: {})
+    monkeypatch.setattr(reader, "_existing_patients", lambda study_ids: {})
     path = write_cohort(tmp_path / "c.csv", [cohort_row("A-002"), cohort_row("A-001")])
     report = _import_errors(path)
     assert "the database changed during the import" in report
@@ -340,9 +353,17 @@ def test_a_concurrent_write_of_the_same_patient_fails_cleanly(clinics, tmp_path,
 def test_enrolment_after_an_import_continues_after_the_imported_study_ids(clinics, tmp_path,
                                                                           nurse_a):
     from patients.services import patient_enrol
-    rows = [cohort_row("A-007"), cohort_row("A-003"), cohort_row("A-X9"), cohort_row("B-040")]
+    rows = [cohort_row("A-007"), cohort_row("A-003"), cohort_row("B-040")]
     call_command("import_cohort", str(write_cohort(tmp_path / "c.csv", rows)), stdout=None)
     patient = patient_enrol(clinic=Clinic.objects.get(code="A"), consented_on=dt.date.today(),
                             consent_form_version="v1", consent_taken_by="N", by=nurse_a)
     assert patient.study_id == "A-008"
     assert Clinic.objects.get(code="B").next_patient_number == 1  # B-040 is at clinic A
+
+
+def test_study_ids_follow_the_patient_fields_rule(clinics, tmp_path):
+    rows = [cohort_row("A-X9"), cohort_row("a-001"), cohort_row("A-001")]
+    report = _import_errors(write_cohort(tmp_path / "c.csv", rows))
+    assert "line 2, column study_id: 'A-X9': Use the clinic code, a dash and a number" in report
+    assert "line 3, column study_id: 'a-001'" in report
+    assert "line 4" not in report

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from questionnaires.cohort_export import write_cohort_csv
+from questionnaires.cohort_files.writer import write_cohort_csv
 
 
 class _Unterminated:
@@ -21,7 +21,9 @@ class _Unterminated:
 class Command(BaseCommand):
     help = (
         "Write the cohort CSV with scores: one row per complete administration, ordered by "
-        "study ID, baseline before follow-up; scores at full precision, empty = missing. "
+        "study ID, baseline before follow-up; scores at full precision, empty = missing; "
+        "text a spreadsheet would run as a formula is prefixed with an apostrophe, as in the "
+        "download. "
         "Patients whose withdrawal asks for their data to be removed are left out unless "
         "--include-withdrawn-excluded. FILE '-' writes to standard output."
     )

@@ -6,7 +6,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from questionnaires.cohort_import import CohortImportError, import_cohort
+from questionnaires.cohort_files.importer import import_cohort
+from questionnaires.cohort_files.reader import CohortImportError
 
 
 class Command(BaseCommand):

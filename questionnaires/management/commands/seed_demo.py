@@ -1,17 +1,16 @@
 """`manage.py seed_demo`: a synthetic cohort shaped like the study, and demo logins.
 
-The cohort comes from patients.demo (pure numpy, deterministic for a seed and end date);
+The cohort comes from questionnaires.demo (pure numpy, deterministic for a seed and end date);
 this command stores it: clinics, one nurse per clinic, a researcher, a statistician and a
 data manager (staff, for the admin), patients with consent, and complete administrations
 whose scores are computed by questionnaires.services.apply_scores, as data entry does.
-Rows are written in batches by questionnaires.bulk (COPY on PostgreSQL), with a creation
-record in the audit trail for every patient and administration (author: the clinic's
-nurse, dated on the day of consent or completion).
+Rows are written in batches by questionnaires.cohort_files.loader (COPY on PostgreSQL),
+with a creation record in the audit trail for every patient and administration (author:
+the clinic's nurse, dated on the day of consent or completion).
 """
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,15 +21,16 @@ from django.utils import timezone
 
 from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic, Membership, Role
-from patients.demo import DemoCohort, generate_demo_cohort
 from patients.models import Patient
-from questionnaires.bulk import (
+from questionnaires.cohort_files.batching import batched
+from questionnaires.cohort_files.loader import (
     HISTORY_DATE,
     HISTORY_USER,
     analyze,
     insert_with_history,
     scored,
 )
+from questionnaires.demo import DemoCohort, generate_demo_cohort
 from questionnaires.models import Administration, AdministrationStatus
 
 DEMO_PASSWORD = "paincohort-demo"
@@ -115,17 +115,6 @@ class Command(BaseCommand):
         self.stdout.write("The data manager can also use the admin at /admin/.")
 
 
-def _batches(items: Iterable, size: int = BATCH) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _store(cohort: DemoCohort, *, password: str, seed: int) -> list[tuple[str, str]]:
     clinics = _clinics(cohort)
     nurses, logins = _users(clinics, password=password)
@@ -177,7 +166,7 @@ def _noon(day: dt.date) -> dt.datetime:
 def _patients(cohort: DemoCohort, clinics: dict[str, Clinic], nurses: dict, *,
               reason: str) -> dict[str, int]:
     ids: dict[str, int] = {}
-    for batch in _batches(cohort.patient_rows(), BATCH * 10):
+    for batch in batched(cohort.patient_rows(), BATCH * 10):
         rows = []
         for row in batch:
             code = row.pop("clinic")
@@ -196,7 +185,7 @@ def _administrations(cohort: DemoCohort, patient_ids: dict[str, int], nurses: di
     clinic_of = dict(zip(cohort.patients["study_id"].tolist(),
                          [cohort.clinic_codes[i] for i in cohort.patients["clinic"].tolist()],
                          strict=True))
-    for batch in _batches(cohort.administration_rows(), BATCH * 10):
+    for batch in batched(cohort.administration_rows(), BATCH * 10):
         rows = []
         for row in batch:
             nurse_id = nurses[clinic_of[row["study_id"]]].pk

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -22,9 +22,10 @@ from django.db import connection, models
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, get_history_model_for_model
 
-from .instruments import SCALES
-from .models import PihFormVersion
-from .services import apply_scores
+from ..instruments import SCALES
+from ..models import PihFormVersion
+from ..services import apply_scores
+from .batching import batched
 
 COPY_BATCH = 20_000
 NULL = "\\N"
@@ -99,22 +100,14 @@ def _cell(value: Any) -> Any:
     return NULL if value is None else value
 
 
-def _copy(table: str, columns: list[str], lines: Iterator[list[Any]]) -> None:
+def _copy(table: str, columns: list[str], lines: Iterable[list[Any]]) -> None:
     quote = connection.ops.quote_name
     sql = (f"COPY {quote(table)} ({', '.join(quote(column) for column in columns)}) "
            f"FROM STDIN WITH (FORMAT csv, NULL '{NULL}')")
     with connection.cursor() as cursor:
-        while True:
+        for batch in batched(lines, COPY_BATCH):
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            written = 0
-            for line in lines:
-                writer.writerow(line)
-                written += 1
-                if written == COPY_BATCH:
-                    break
-            if not written:
-                return
+            csv.writer(buffer, lineterminator="\n").writerows(batch)
             buffer.seek(0)
             # copy_expert is psycopg2's own: wrap it so that a unique violation (a
             # concurrent import) surfaces as Django's IntegrityError, as an INSERT would.

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS_BY_CODE
 from patients.models import Patient
-from questionnaires.cohort_csv import EXPORT_COLUMNS
+from questionnaires.cohort_files.columns import EXPORT_COLUMNS
 from questionnaires.instruments import (
     INSTRUMENTS,
     ITEMS_BY_CODE,
@@ -21,9 +22,6 @@ from questionnaires.instruments import (
 from questionnaires.models import Administration
 
 MISSING = "empty cell"
-# Ranges of the patient characteristics: the cohort CSV contract (DESIGN.md), enforced by
-# the Patient model's check constraints.
-PATIENT_RANGES = {"age": (18, 110), "pain_years": (0, 80), "pain_sites": (1, 20)}
 CLINICAL_RECORD = "Clinical record, entered at enrolment (patients.Patient)"
 
 STRING, CATEGORY, INTEGER, FLOAT, DATE = "string", "category", "integer", "float", "date"
@@ -56,17 +54,16 @@ def _choices_text(categories: tuple[tuple[str, str], ...]) -> str:
 
 
 def _patient_column(name: str) -> Column:
-    model_field = Patient._meta.get_field(name)
-    help_text = str(model_field.help_text)
-    if model_field.choices:
-        categories = tuple((str(code), str(label)) for code, label in model_field.choices)
-        return Column(name, str(model_field.verbose_name), CATEGORY, _choices_text(categories),
-                      help_text or "As recorded; empty = not recorded.", CLINICAL_RECORD,
-                      categories)
-    low, high = PATIENT_RANGES[name]
-    return Column(name, str(model_field.verbose_name), INTEGER, f"{low}-{high}",
-                  help_text or "Whole number, at baseline; repeated on both rows.",
-                  CLINICAL_RECORD)
+    """A baseline characteristic, as patients.characteristics defines it."""
+    characteristic = CHARACTERISTICS_BY_CODE[name]
+    help_text = str(Patient._meta.get_field(name).help_text)
+    if characteristic.is_number:
+        return Column(name, characteristic.label, INTEGER, characteristic.allowed,
+                      help_text or "Whole number, at baseline; repeated on both rows.",
+                      CLINICAL_RECORD)
+    return Column(name, characteristic.label, CATEGORY, characteristic.allowed,
+                  help_text or "As recorded; empty = not recorded.", CLINICAL_RECORD,
+                  characteristic.choices)
 
 
 def _item_column(code: str) -> Column:
@@ -135,8 +132,7 @@ def cohort_columns() -> list[Column]:
 
 # The wide file: one row per patient, patient columns then each score at baseline (_bl),
 # at follow-up (_fu) and the change (_chg = _fu - _bl).
-WIDE_PATIENT_COLUMNS = ("study_id", "clinic", "age", "gender", "ethnicity", "education",
-                        "pain_years", "pain_sites")
+WIDE_PATIENT_COLUMNS = ("study_id", "clinic", *CHARACTERISTIC_CODES)
 WIDE_SUFFIXES = (("bl", "baseline"), ("fu", "3-month follow-up"))
 
 

@@ -1,0 +1,135 @@
+"""The one writer of the cohort CSV's rows: `manage.py export_cohort`, the statistician's
+download (SQLite and PostgreSQL alike) and the wide file all read `cohort_rows`.
+
+Rows come from one `.values_list()` query run on a chunked cursor (server-side on
+PostgreSQL), so memory stays flat however large the cohort is. Cells keep their database
+types and csv.writer formats them: None as empty, ints as digits, dates as ISO 8601,
+floats (the scores) as repr, the shortest text that reads back exactly ("55.0").
+
+Text cells that a spreadsheet would run as a formula are neutralised with a leading
+apostrophe (OWASP, "CSV injection"); numbers and dates are never touched, so a negative
+change in the wide file stays a number.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TextIO
+
+from django.db import connections, transaction
+from django.db.models import QuerySet
+
+from patients.models import Patient
+
+from ..models import Administration, AdministrationStatus
+from .batching import batched
+from .columns import EXPORT_COLUMNS, EXPORT_LOOKUPS, TEXT_COLUMNS
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice or Google
+# Sheets (tab and carriage return can hide a leading '=').
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BATCH_ROWS = 2000        # rows per CSV chunk (a streamed download sends one chunk a batch)
+FETCH_ROWS = 5000        # rows per round trip to the database
+
+
+def neutralise(value: Any) -> Any:
+    """Prefix a text cell that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def neutralised(rows: Iterable[Sequence[Any]], text_positions: Sequence[int]
+                ) -> Iterator[Sequence[Any]]:
+    """The rows with their text cells (at `text_positions`) neutralised."""
+    for row in rows:
+        # Copy only the rare row that needs it: this runs for every row of a large export.
+        for index in text_positions:
+            value = row[index]
+            if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                row = [neutralise(cell) if position in text_positions else cell
+                       for position, cell in enumerate(row)]
+                break
+        yield row
+
+
+def cohort_queryset(*, patients_qs: QuerySet[Patient] | None = None,
+                    include_withdrawn_excluded: bool = False,
+                    include_drafts: bool = False) -> QuerySet[Administration]:
+    """The administrations a cohort file holds, in file order.
+
+    patients_qs: only these patients (e.g. `patients_for_user(user=...)`); None = all.
+    include_withdrawn_excluded: also patients whose withdrawal says their data may not be
+        kept (Withdrawal.keep_collected_data=False); left out by default.
+    include_drafts: also draft (incomplete) administrations; by default only complete
+        ones, as the analysis uses.
+    """
+    administrations = Administration.objects.all()
+    if not include_drafts:
+        administrations = administrations.filter(status=AdministrationStatus.COMPLETE)
+    if patients_qs is not None:
+        administrations = administrations.filter(patient__in=patients_qs)
+    if not include_withdrawn_excluded:
+        administrations = administrations.exclude(patient__withdrawal__keep_collected_data=False)
+    # "baseline" sorts before "followup".
+    return administrations.order_by("patient__study_id", "timepoint")
+
+
+def cohort_values(**filters) -> Iterator[tuple]:
+    """The cohort file's rows as raw database values (None, int, float, date, str), streamed.
+
+    Takes the filters of `cohort_queryset`. Django's per-row processing of a values_list
+    would halve the speed and these columns need none of it, so the query's SQL runs on a
+    chunked cursor. Raw, not neutralised: for the Stata file and the wide file's pivot.
+    """
+    queryset = cohort_queryset(**filters).values_list(*EXPORT_LOOKUPS)
+    sql, params = queryset.query.sql_with_params()
+    # Inside a transaction PostgreSQL's server-side cursor is WITHOUT HOLD and streams;
+    # outside one it would build the whole result before the first row.
+    with transaction.atomic(using=queryset.db), \
+            connections[queryset.db].chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            yield from batch
+
+
+_TEXT_POSITIONS = tuple(EXPORT_COLUMNS.index(name) for name in TEXT_COLUMNS)
+
+
+def cohort_rows(**filters) -> Iterator[Sequence[Any]]:
+    """The cohort CSV's data rows (columns EXPORT_COLUMNS), text cells neutralised, ordered
+    by study ID, baseline before follow-up. Takes the filters of `cohort_queryset`."""
+    return neutralised(cohort_values(**filters), _TEXT_POSITIONS)
+
+
+def csv_text_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """CSV text (CRLF line ends): the header at once, then BATCH_ROWS rows a chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    yield buffer.getvalue()
+    for batch in batched(rows, BATCH_ROWS):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(batch)
+        yield buffer.getvalue()
+
+
+def cohort_csv_chunks(rows: Iterable[Sequence[Any]] | None = None, **filters) -> Iterator[str]:
+    """The cohort CSV as text chunks: header, then `rows` (by default `cohort_rows(**filters)`)."""
+    return csv_text_chunks(EXPORT_COLUMNS, cohort_rows(**filters) if rows is None else rows)
+
+
+def write_cohort_csv(stream: TextIO, **filters) -> int:
+    """Write the cohort CSV to an open text stream; return the number of data rows."""
+    count = 0
+
+    def counting(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        nonlocal count
+        for count, row in enumerate(rows, start=1):  # noqa: B007 (read after the loop)
+            yield row
+
+    for chunk in cohort_csv_chunks(counting(cohort_rows(**filters))):
+        stream.write(chunk)
+    return count
