@@ -1,8 +1,8 @@
 """Shared fixtures for browser tests: Debian's Chromium driven by Playwright, and axe-core.
 
 Reuse: `browser` (one Chromium per test session), `page` (a fresh context per test),
-`new_page()` (extra contexts, e.g. two nurses at once), `sign_in(page, live_server, user)`
-and `axe_check(page)` (fails on serious or critical accessibility violations).
+`new_page()` (extra contexts, e.g. two nurses at once); `sign_in` and `axe_check` are in
+tests/browser/pages.py.
 
 Without /usr/bin/chromium the browser tests are skipped, unless
 PAINCOHORT_REQUIRE_SERVICES=1 (CI), where a missing browser is an error.
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import PASSWORD
+# Re-exported for test_dashboard.py, which still imports them from here.
+from tests.browser.pages import axe_check, sign_in  # noqa: F401
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made from the
 # test itself would otherwise be refused as "async unsafe".
@@ -23,7 +24,6 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 
 
 def pytest_collection_modifyitems(config, items):
@@ -67,25 +67,3 @@ def new_page(browser):
 @pytest.fixture
 def page(new_page):
     return new_page()
-
-
-def sign_in(page, live_server, user, password: str = PASSWORD) -> None:
-    """Sign in through the login form, as a person would."""
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(user.get_username())
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def axe_check(page) -> None:
-    """Run axe-core on the current page; fail on serious or critical violations."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    blocking = [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
-    report = "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']} at "
-        + ", ".join(str(node["target"]) for node in v["nodes"][:5])
-        for v in blocking)
-    assert not blocking, f"Accessibility violations on {page.url}:\n{report}"

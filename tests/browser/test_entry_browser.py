@@ -12,9 +12,8 @@ from clinics.models import Membership, Role
 from patients.models import Patient
 from questionnaires.instruments import BPI, PIH, PPIC
 from questionnaires.models import Administration
+from tests.browser.pages import axe_check, sign_in
 from tests.factories import PASSWORD, full_answers
-
-from .conftest import axe_check, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

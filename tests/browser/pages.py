@@ -1,0 +1,28 @@
+"""What browser tests do on a page: sign in as a person would, and check it with axe."""
+from __future__ import annotations
+
+from tests.factories import PASSWORD
+
+BLOCKING_IMPACTS = frozenset({"serious", "critical"})
+
+
+def sign_in(page, live_server, user, password: str = PASSWORD) -> None:
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(user.get_username())
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def axe_check(page) -> None:
+    """Run axe-core on the current page; fail on serious or critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    blocking = [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+    report = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(str(node["target"]) for node in v["nodes"][:5])
+        for v in blocking)
+    assert not blocking, f"Accessibility violations on {page.url}:\n{report}"
