@@ -6,8 +6,10 @@
 4. patients overdue for follow-up: the worklist's "overdue" and "window missed" statuses,
    across every clinic.
 
-Each list is one query whatever the cohort's size, and is capped at LIST_LIMIT rows on
-the page (the count is exact).
+Each list is filtered and counted by the database (one query for up to LIST_LIMIT rows,
+one more for the exact count when there are more), so the Python work does not grow with
+the cohort. The page keeps the lists that need a pass over the whole cohort until the
+data version (analysis.interview_selectors.data_version) or the day changes.
 """
 from __future__ import annotations
 
@@ -158,5 +160,19 @@ def overdue_followups(*, today: dt.date | None = None) -> QualityList:
     return result
 
 
+_latest: dict[str, tuple[tuple, list[QualityList]]] = {}
+
+
 def quality_lists() -> list[QualityList]:
-    return [missing_scores(), followups_outside_window(), stale_drafts(), overdue_followups()]
+    """The four lists. Three depend only on the data and the day, so they are kept until
+    either changes (each needs a pass over the whole cohort); stale drafts also depend on
+    the time of day and are read every time (drafts are few)."""
+    from .interview_selectors import data_version
+
+    key = (data_version(), dt.date.today())
+    cached = _latest.get("lists")
+    if cached is None or cached[0] != key:
+        cached = (key, [missing_scores(), followups_outside_window(), overdue_followups()])
+        _latest["lists"] = cached
+    missing, outside, overdue = cached[1]
+    return [missing, outside, stale_drafts(), overdue]

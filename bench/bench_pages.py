@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,20 +33,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench_pages"
 INTERVIEWEES, INVITED, DECLINED = 26, 6, 4
 
-
-def create_database(url: str) -> None:
-    import psycopg2
-
-    parts = urllib.parse.urlparse(url)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(host=parts.hostname, port=parts.port or 5432,
-                            user=parts.username or "postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
+from bench_entry import _create_database as create_database  # noqa: E402
 
 
 def manage(url: str, *args: str) -> None:
@@ -59,7 +45,7 @@ def manage(url: str, *args: str) -> None:
 
 
 def ensure_cohort(url: str, patients: int, clinics: int) -> None:
-    create_database(url)
+    create_database(url)   # bench_entry's: creates it if missing
     manage(url, "migrate", "-v0")
     manage(url, "seed_demo", "--patients", str(patients), "--clinics", str(clinics),
            "--if-empty", "--no-refit")
@@ -172,7 +158,7 @@ def main() -> None:
 
     print(f"{Patient.objects.count():,} patients, {Administration.objects.count():,} "
           f"administrations; {args.repeat} timed requests per page after 2 to warm up")
-    print(f"| page | median ms | p95 ms | queries |\n|---|---:|---:|---:|")
+    print("| page | median ms | p95 ms | queries |\n|---|---:|---:|---:|")
     for label, url, username in pages():
         if args.only not in label:
             continue

@@ -4,15 +4,19 @@ import pandas as pd
 import pytest
 
 from analysis.interviews import (
+    CATEGORIES,
     CLASSIFIED_SCORES,
     INCREASED,
     LOWERED,
     UNCHANGED,
     Table3Row,
     classify,
+    classify_codes,
     max_variation,
     table3,
+    table3_rows,
 )
+from questionnaires.instruments import PIH_SCORE_CODES
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -92,3 +96,168 @@ def test_max_variation_keeps_invited_and_never_proposes_those_who_declined():
 def test_max_variation_with_fewer_candidates_than_asked_returns_them_all():
     rows = [_row("A-001", INCREASED), _row("A-002", None)]   # no overall change: not eligible
     assert [row.study_id for row in max_variation(rows, size=5)] == ["A-001"]
+
+
+# --- Table 3 with the paper's groups --------------------------------------------------
+
+def _record(study_id, pain_years, pain_sites, overall_change=0.0):
+    record = {"study_id": study_id, "clinic": "A", "age": 50, "gender": "female",
+              "ethnicity": "white_british", "education": "none",
+              "pain_years": pain_years, "pain_sites": pain_sites}
+    for code in CLASSIFIED_SCORES:
+        record[f"baseline_{code}"] = 50.0
+        record[f"followup_{code}"] = 50.0 + overall_change
+    return record
+
+
+@pytest.mark.parametrize("years, sites, years_label, sites_label", [
+    (0, 1, "<= 4 years", "1 site"), (4, 2, "<= 4 years", "2 sites"),
+    (5, 3, "5-7 years", ">= 3 sites"), (7, 20, "5-7 years", ">= 3 sites"),
+    (8, 1, ">= 8 years", "1 site"), (None, None, "", ""),
+])
+def test_table3_rows_carry_the_papers_groups(years, sites, years_label, sites_label):
+    row, = table3_rows([_record("A-001", years, sites)], {"pih_overall": 5.0})
+    assert (row.pain_years_label, row.pain_sites_label) == (years_label, sites_label)
+    assert (row.pain_years, row.pain_sites) == (years, sites)      # kept for the proposal
+
+
+def test_table3_lists_pain_change_before_the_groups_and_pih_after():
+    limits = dict.fromkeys(CLASSIFIED_SCORES, 5.0)
+    row, = table3_rows([_record("A-001", 6, 2, overall_change=-6.0)], limits)
+    assert row.pain_change == LOWERED
+    assert row.pih_changes == [LOWERED] * len(PIH_SCORE_CODES)
+    assert PIH_SCORE_CODES[-1] == "pih_overall"                  # overall is the last column
+
+
+@pytest.mark.parametrize("change", [5.0, -5.0, 5.000001, -5.000001, 0.0, None, float("nan"),
+                                    40 + 12.909944487358056 / 2 - 40])
+def test_vectorised_classification_agrees_with_classify(change):
+    code, = classify_codes([change], 5.0)
+    assert (CATEGORIES[code] if code >= 0 else None) == classify(change, 5.0)
+
+
+# --- the vectorised proposal against the original greedy, written out plainly ----------
+
+def _reference_max_variation(rows, size, already=(), exclude=()):
+    """The greedy as first written (one Python pass per pick): the reference."""
+    from collections import Counter
+
+    from analysis.interviews import MIX_ATTRIBUTES, OVERALL
+
+    kept = set(already) - set(exclude)
+    chosen = [row for row in rows if row.study_id in kept]
+    candidates = [row for row in rows if row.study_id not in kept
+                  and row.study_id not in set(exclude) and row.changes.get(OVERALL)]
+    while len(chosen) < size and candidates:
+        overall = Counter(row.changes.get(OVERALL) for row in chosen)
+        missing = [c for c in CATEGORIES if not overall[c]
+                   and any(row.changes.get(OVERALL) == c for row in candidates)]
+        pool = ([row for row in candidates if row.changes.get(OVERALL) == missing[0]]
+                if missing else candidates)
+        seen = {(name, row.attribute(name)) for row in chosen for name in MIX_ATTRIBUTES}
+
+        def rank(row, seen=seen, overall=overall):
+            new = sum((name, row.attribute(name)) not in seen for name in MIX_ATTRIBUTES
+                      if row.attribute(name))
+            return (-new, overall[row.changes.get(OVERALL)], row.study_id)
+
+        pick = min(pool, key=rank)
+        chosen.append(pick)
+        candidates.remove(pick)
+    return chosen
+
+
+def _random_rows(seed, n):
+    rng = np.random.default_rng(seed)
+
+    def pick(values):
+        return values[rng.integers(len(values))]
+
+    return [Table3Row(
+        study_id=f"{pick('ABC')}-{i:04d}", clinic=pick("ABCDE"), age=pick([None, 25, 40, 62, 80]),
+        gender=pick(["female", "male", ""]), ethnicity=pick(["white_british", "asian", ""]),
+        education=pick(["none", "below_a_level", "a_level_or_above"]),
+        pain_years=None, pain_sites=None, pain_years_group=pick(["le4", "5to7", "ge8", ""]),
+        pain_sites_group=pick(["1", "2", "ge3", ""]),
+        changes={"pih_overall": pick([INCREASED] * 8 + [UNCHANGED] * 2 + [LOWERED, None]),
+                 "bpi_severity": pick([INCREASED, UNCHANGED, LOWERED, None])},
+        deltas={}) for i in rng.permutation(n)]
+
+
+@pytest.mark.parametrize("seed, size", [(1, 1), (2, 5), (3, 12), (4, 40), (5, 200)])
+def test_vectorised_proposal_equals_the_original_greedy(seed, size):
+    rows = _random_rows(seed, 150)
+    ids = sorted(row.study_id for row in rows)
+    already, exclude = set(ids[3:9:2]), {ids[4], ids[10], ids[20]}
+    # The page's rows come sorted by study ID; the vectorised version sorts whatever it gets.
+    by_id = sorted(rows, key=lambda row: row.study_id)
+    expected = [row.study_id for row in _reference_max_variation(by_id, size, already, exclude)]
+    assert [row.study_id for row in max_variation(
+        rows, size=size, already=already, exclude=exclude)] == expected
+
+
+# --- the page: Table 3's groups, queries independent of the cohort's size -------------
+
+def _completer(make_patient, make_administration, study_id, pih=6, **characteristics):
+    from conftest import full_answers
+
+    patient = make_patient(study_id=study_id, **characteristics)
+    make_administration(patient, "baseline", answers=full_answers(pih=4))
+    make_administration(patient, "followup", answers=full_answers(pih=pih))
+    return patient
+
+
+def _interview_page(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("analysis:interviews"))
+    assert response.status_code == 200
+    return response, len(queries)
+
+
+def test_table3_on_the_page_shows_the_papers_groups(client, researcher, make_patient,
+                                                   make_administration):
+    from analysis.records import interview_contact_save
+
+    patient = _completer(make_patient, make_administration, "A-001", pain_years=7,
+                         pain_sites=3)
+    _completer(make_patient, make_administration, "A-002", pih=2, pain_years=2, pain_sites=1)
+    interview_contact_save(patient=patient, status="invited", by=researcher)
+    client.force_login(researcher)
+    html = _interview_page(client)[0].content.decode()
+    table3 = html[html.index('data-testid="proposal"'):]
+    table3 = table3[:table3.index("</table>")]
+    assert "<td data-testid=\"pain-years-group\">5-7 years</td>" in table3
+    assert "<td data-testid=\"pain-sites-group\">&gt;= 3 sites</td>" in table3
+    assert "<td data-testid=\"pain-years-group\">&lt;= 4 years</td>" in table3
+    assert ">7<" not in table3                                    # raw years are not shown
+
+
+def test_interview_page_queries_do_not_grow_with_the_cohort(client, researcher, make_patient,
+                                                            make_administration):
+    client.force_login(researcher)
+    _completer(make_patient, make_administration, "A-001")
+    _, small_first = _interview_page(client)
+    _, small_again = _interview_page(client)
+    for number in range(2, 12):
+        _completer(make_patient, make_administration, f"A-{number:03d}", pih=number % 7)
+    response, large_first = _interview_page(client)
+    _, large_again = _interview_page(client)
+    assert response.context["completer_count"] == 11              # the change was seen
+    assert small_first == large_first
+    assert small_again == large_again == small_first - 1          # completers read once
+
+
+def test_interview_page_reads_the_completers_again_after_a_withdrawal(
+        client, researcher, make_patient, make_administration, nurse_a):
+    from patients.services import patient_withdraw
+
+    client.force_login(researcher)
+    patients = [_completer(make_patient, make_administration, f"A-{n:03d}") for n in (1, 2)]
+    assert _interview_page(client)[0].context["completer_count"] == 2
+    patient_withdraw(patient=patients[0], keep_collected_data=False, by=nurse_a,
+                     withdrawn_on=patients[0].consented_on, reason="test")
+    assert _interview_page(client)[0].context["completer_count"] == 1
