@@ -38,6 +38,10 @@ START_GRID = (0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 # positive ratio, d deviance / d g at least -KKT_RTOL * |deviance| for one at 0.
 # Relative, because the deviance is ~10^2 for a study and ~10^6 at national scale.
 KKT_RTOL = 1e-7
+# Newton steps below this size relative to the ratios end the search.
+STEP_RTOL = 1e-10
+# Relative rounding error of an evaluation of the deviance (sums of ~n terms).
+ROUNDING = 1e-12
 Z_975 = float(norm.ppf(0.975))
 
 
@@ -155,19 +159,27 @@ def _descend(profile: Profile, start: np.ndarray, maxiter: int) -> Descent:
     """Projected Newton on ratios >= 0 with a backtracking line search.
 
     Ratios at 0 whose gradient points outwards stay fixed; the others take a Newton step
-    (Hessian from differences of the analytic gradient, made positive definite).
+    (Hessian from differences of the analytic gradient, made positive definite). Once the
+    optimality conditions hold it goes on while the Newton steps still shrink (to the
+    rounding floor), so that where it stops does not depend on rounding noise, such as
+    that from the order of the rows.
     """
     run = Descent(start.astype(float), profile.dev(start))
-    while profile.violations(run.ratios, run.dev):
-        if run.iterations >= maxiter:
-            run.hit_limit = True
-            break
+    last = math.inf
+    while run.iterations < maxiter:
         grad = profile.grad(run.ratios)
         free = (run.ratios > 0) | (grad < 0)
-        moved = _line_search(profile, run, _newton_step(profile, run.ratios, grad, free))
-        run.iterations += 1
-        if not moved:
+        if not free.any():
             break
+        step = _newton_step(profile, run.ratios, grad, free)
+        size = float(np.max(np.abs(step) / np.maximum(run.ratios, 1e-6)))
+        if (size < STEP_RTOL or size > last / 2) and not profile.violations(run.ratios, run.dev):
+            break
+        last = size
+        run.iterations += 1
+        if not _line_search(profile, run, step):
+            break
+    run.hit_limit = run.iterations >= maxiter and bool(profile.violations(run.ratios, run.dev))
     return run
 
 
@@ -191,13 +203,18 @@ def _newton_step(
 
 
 def _line_search(profile: Profile, run: Descent, step: np.ndarray) -> bool:
-    """Halve the step until the deviance falls; project onto ratios in [0, RATIO_MAX]."""
-    t = 1.0
+    """Halve the step until the deviance falls; project onto ratios in [0, RATIO_MAX].
+
+    Close to the optimum a Newton step changes the deviance by less than its rounding
+    error, so a step is taken unless the deviance rises by more than that: the gradient,
+    accurate there, then brings the ratios to the optimum.
+    """
+    t, ceiling = 1.0, run.dev + ROUNDING * max(1.0, abs(run.dev))
     for _ in range(60):
         candidate = np.clip(run.ratios + t * step, 0.0, RATIO_MAX)
         candidate[candidate < SINGULAR_RATIO * (step < 0)] = 0.0
         dev = profile.dev(candidate)
-        if dev < run.dev:
+        if dev <= ceiling and not np.array_equal(candidate, run.ratios):
             run.ratios, run.dev = candidate, dev
             return True
         t /= 2.0
