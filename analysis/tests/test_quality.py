@@ -74,3 +74,31 @@ def test_overdue_lists_patients_past_the_due_day_without_followup(
 def test_quality_page_access(client, request, user_fixture, status):
     client.force_login(request.getfixturevalue(user_fixture))
     assert client.get(reverse("analysis:quality")).status_code == status
+
+
+def _quality_page(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("analysis:quality"))
+    return response, len(queries)
+
+
+def test_quality_page_queries_do_not_grow_and_follow_data_changes(
+        client, researcher, make_patient, make_administration):
+    client.force_login(researcher)
+    for number in range(3):                       # overdue: baseline 100 days ago
+        patient = make_patient(study_id=f"A-{number:03d}", consented_on=_ago(100))
+        make_administration(patient, "baseline", administered_on=_ago(100))
+    response, first = _quality_page(client)
+    _, again = _quality_page(client)
+    counts = {lst.key: lst.count for lst in response.context["lists"]}
+    assert counts["overdue"] == 3
+    for number in range(3, 30):
+        patient = make_patient(study_id=f"A-{number:03d}", consented_on=_ago(100))
+        make_administration(patient, "baseline", administered_on=_ago(100))
+    response, larger_first = _quality_page(client)
+    _, larger_again = _quality_page(client)
+    assert {lst.key: lst.count for lst in response.context["lists"]}["overdue"] == 30
+    assert first == larger_first and again == larger_again < first
