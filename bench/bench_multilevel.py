@@ -6,6 +6,12 @@ once per size by the parent and handed over as a pickle.
 
     .venv/bin/python bench/bench_multilevel.py            # full grid, ~15 minutes
     .venv/bin/python bench/bench_multilevel.py --patients 1000 --clinics 3 30
+    .venv/bin/python bench/bench_multilevel.py --national  # Table 2 scale, ~1 minute
+
+--national times single fit_nested calls in this process (median of --repeats) on
+100,000 patients in 30 clinics (variance ratios 0.01 clinic, 0.32 patient, and 0 clinic),
+with Table 2's kind of formula (a plain sum of numeric columns) and with
+STUDY_FORMULA (categorical terms, built by patsy).
 """
 from __future__ import annotations
 
@@ -155,6 +161,41 @@ HEADER = ("| patients | clinics | rows | fit_nested: time, peak RSS (+fit) |"
           "|---:|---:|---:|---:|---:|---:|---:|")
 
 
+NATIONAL_HEADER = ("| data | formula | method | median time (of {n}) | converged |"
+                   " clinic ratio | patient ratio |\n|---|---|---|---:|---|---:|---:|")
+
+
+def national(fit_nested, repeats: int) -> None:
+    """Print one table row per (data, formula, method): timing and the estimates."""
+    import math
+    import statistics
+
+    sys.path.insert(0, str(ROOT))
+    from analysis.tests.fit_synthetic import (
+        PAPER_FORMULA,
+        STUDY_FORMULA,
+        simulate_cohort,
+        with_dummies,
+    )
+
+    print(NATIONAL_HEADER.format(n=repeats), flush=True)
+    for label, sd_clinic in (("ratios 0.01 / 0.32", 0.6), ("ratios 0 / 0.32", 0.0)):
+        data = with_dummies(simulate_cohort(100_000, 30, seed=31, sd_clinic=sd_clinic,
+                                            sd_patient=6.0 * math.sqrt(0.32), sd_residual=6.0))
+        for name, formula in (("plain sum", PAPER_FORMULA), ("patsy", STUDY_FORMULA)):
+            for reml in (False, True):
+                times = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    fit = fit_nested(data, formula, LEVELS, reml=reml)
+                    times.append(time.perf_counter() - start)
+                v = fit.variances
+                print(f"| {len(data):,} rows, {label} | {name} | {fit.method} | "
+                      f"{statistics.median(times):.3f} s | {fit.converged} | "
+                      f"{v['clinic'] / v['residual']:.4f} | {v['patient'] / v['residual']:.4f} |",
+                      flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, nargs="+", default=[1_000, 10_000, 100_000])
@@ -162,11 +203,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per fit")
     parser.add_argument("--memory-gb", type=float, default=8.0,
                         help="address-space limit per fit (the machine is shared)")
+    parser.add_argument("--national", action="store_true",
+                        help="time single fits at 100,000 patients in 30 clinics")
+    parser.add_argument("--repeats", type=int, default=5, help="fits per --national row")
     parser.add_argument("--worker", choices=["ours", "statsmodels"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.data)
+        return
+    if args.national:
+        sys.path.insert(0, str(ROOT))
+        from analysis.multilevel import fit_nested
+
+        national(fit_nested, args.repeats)
         return
     print(HEADER, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
