@@ -113,7 +113,6 @@ def fit_nested(
     return summarise(design, nesting, scaling, stats, optimum, reml, formula)
 
 
-
 def optimise(
     stats: SufficientStats, reml: bool, maxiter: int, fitted: Sequence[str]
 ) -> Optimum:
