@@ -132,6 +132,7 @@ class Selection:
     patient_codes: np.ndarray
     base: np.ndarray
     present: dict[str, np.ndarray]
+    clinic_codes: np.ndarray
     rows: dict[str, np.ndarray] = field(default_factory=dict)
 
     def analysed(self, outcome: str) -> pd.DataFrame:
@@ -144,7 +145,10 @@ class Selection:
                            else 0)
         counts = np.bincount(codes, minlength=len(sums))
         between = sums[codes] / counts[codes]
-        return rows.assign(partnership_between=between,
+        # integer codes for the levels: grouping them is several times cheaper than
+        # grouping study ids and clinic codes (text) at national scale
+        return rows.assign(patient=codes, clinic=self.clinic_codes[mask],
+                           partnership_between=between,
                            partnership_within=partnership - between)
 
     def patients(self) -> set[str]:
@@ -164,7 +168,8 @@ def select_rows(frame: pd.DataFrame, *, population: str, completers: np.ndarray
                for name in ["partnership", "baseline_severity", *COVARIATES]}
     patient_ok = np.logical_and.reduce([present[name] for name, _ in PATIENT_VARIABLES]
                                        + [present["baseline_severity"]])
-    selection = Selection(frame, population, codes, base, present)
+    clinic_codes, _ = pd.factorize(frame["clinic"])
+    selection = Selection(frame, population, codes, base, present, clinic_codes)
     for outcome, _ in OUTCOMES:
         mask = base & patient_ok & present["partnership"] & frame[outcome].notna().to_numpy()
         if population == "completers_both_rows":
