@@ -3,19 +3,22 @@
 `ModelRun.results` is strict JSON (no NaN: a number that cannot be computed is `null`).
 Ordered things are lists, never dicts keyed by name, because PostgreSQL's jsonb does not
 keep key order. Dicts keyed by a column key (`"overall"`, a clinic code) are looked up
-through the ordered `columns` list. The structure (schema 1) is::
+through the ordered `columns` list. Runs stored with schema 1 (population
+"complete_cases", Table 1 of every completer, chi-square or Fisher's exact) still render,
+marked outdated. The structure (schema 2) is::
 
     {
-      "schema": 1,
-      "options": {"population": "complete_cases" | "all_available", "reml": false},
+      "schema": 2,
+      "options": {"population": "completers" | "completers_both_rows" | "all_available",
+                  "reml": false},
       "scoring_version": "2026.1",
       "fingerprint": "<sha256 hex>",
       "counts": {"administrations": 250, "patients": 147, "clinics": 3,
                  "completers": 103, "baseline_only": 44},
       "warnings": ["..."],                        # every warning of the run, as text
 
-      "table1": {                                 # characteristics by clinic
-        "population": "complete_cases",           # whose characteristics (see options)
+      "table1": {                                 # characteristics by clinic of the
+        "population": "completers",               # patients in at least one Table 2 model
         "columns": [{"key": "overall", "label": "Overall", "n": 103},
                     {"key": "A", "label": "A", "n": 31}, ...],
         "variables": [
@@ -25,7 +28,10 @@ through the ordered `columns` list. The structure (schema 1) is::
                      "cells": {"overall": {"n": 103, "median": 48.0, "min": 19, "max": 84},
                                "A": {...}, ...}}]},
           {"key": "gender", "label": "Gender", "kind": "categorical",
-           "test": "Chi-square" | "Fisher's exact", "p": 0.548,
+           "test": "Pearson chi-square", "p": 0.548,     # no continuity correction
+           "min_expected": 6.9, "small_expected": false,  # an expected count below 5
+           "fisher_p": null,                      # Fisher's exact when small_expected
+                                                  # (null beyond 5,000 patients, r x c)
            "rows": [{"key": "male", "label": "Male",
                      "cells": {"overall": {"count": 34, "percent": 33.0}, "A": {...}}},
                     ...],
@@ -42,7 +48,8 @@ through the ordered `columns` list. The structure (schema 1) is::
       # bpi_severity, bpi_interference, ppic_partnership and the five PIH scores.
 
       "table2": {                                 # multilevel models
-        "population": "complete_cases",
+        "population": "completers",
+        "not_in_population": {"rows": 44, "patients": 44},   # not completers
         "outcomes": [{"key": "pih_knowledge", "label": "PIH knowledge"}, ...],   # 5
         "variants": [{"key": "paper", "label": "...", "description": "..."},
                      {"key": "timepoint", ...}, {"key": "between_within", ...}],
@@ -57,15 +64,22 @@ through the ordered `columns` list. The structure (schema 1) is::
                       "coef": 1.47, "se": 0.19, "ci_low": 1.10, "ci_high": 1.84,
                       "p": 1e-12}, ...],     # Intercept first, in formula order
            "variances": {"clinic": 2.1, "patient": 120.3, "residual": 200.4},
-           "icc": {"clinic": 0.01, "patient": 0.38},    # as returned by fit_nested
+           "icc": {"clinic": 0.01, "patient": 0.38},    # Stata's estat icc: "patient"
+                                                  # is patient|clinic (pools clinic)
+           "dropped_levels": [],                  # levels the data could not identify
+           "exclusions": [                        # population rows left out, first reason
+             {"variable": "partnership", "timepoint": "follow-up", "rows": 5,
+              "patients": 5, "reason": "without a PPiC partnership score: 6 or more of
+              its 11 items unanswered", "text": "5 follow-up rows without ..."}, ...],
            "warnings": ["..."]},
           ...
         ]
       },
 
-      "change": {                                 # follow-up minus baseline, completers
+      "change": {                                 # follow-up minus baseline, analysed
         "rows": [{"key": "ppic_partnership", "label": "Partnership (PPiC)", "n": 103,
                   "baseline_mean": 37.8, "followup_mean": 45.1, "mean_change": 7.3,
+                  "baseline_sd": 8.6, "followup_sd": 6.8,   # of the same pairs
                   "sd_change": 8.0, "ci_low": 5.7, "ci_high": 8.9,
                   "test": "Paired t-test", "statistic": 9.1, "p": 1e-14}, ...]
       },                                          # partnership, then the five PIH scores
@@ -77,8 +91,8 @@ through the ordered `columns` list. The structure (schema 1) is::
                          ...],
         "not_yet_due": 0,                         # active patients, in neither group
         "variables": [... same shape as table1 variables, with cells keyed by
-                      "completers" and "lost"; tests: Mann-Whitney U (age), Chi-square or
-                      Fisher's exact (categories), Welch t-test (means) ...]
+                      "completers" and "lost"; tests: Mann-Whitney U (age), Pearson
+                      chi-square (categories), Welch t-test (means) ...]
       }
     }
 
