@@ -1,4 +1,5 @@
-# The application image used by docker-compose.yml (web and worker).
+# The application image used by docker-compose.yml (web and worker): production pins only
+# (requirements.txt); tests and tools (requirements-dev.txt) stay out of it.
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app

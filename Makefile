@@ -6,10 +6,12 @@ PYTHON ?= python3
 
 .PHONY: setup run test browser lint clean
 
-$(VENV)/.installed: requirements.txt
+# The development venv: the production pins (requirements.txt) and the tests' and tools'
+# (requirements-dev.txt); a change to either reinstalls.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

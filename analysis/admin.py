@@ -6,7 +6,8 @@ export log and model runs are records of what happened: read-only.
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinics.admin import DataManagerOnly, ReadOnly
+from core.admin import DataManagerOnly, ReadOnly
+from patients.admin import LogsPatientReads
 
 from .models import ExportLog, InterviewContact, ModelRun, StudyTarget
 
@@ -21,7 +22,7 @@ class StudyTargetAdmin(DataManagerOnly, SimpleHistoryAdmin):
 
 
 @admin.register(InterviewContact)
-class InterviewContactAdmin(DataManagerOnly, SimpleHistoryAdmin):
+class InterviewContactAdmin(LogsPatientReads, DataManagerOnly, SimpleHistoryAdmin):
     list_display = ["patient", "status", "invited_on", "interviewed_on", "duration_minutes"]
     list_filter = ["status"]
     search_fields = ["patient__study_id"]

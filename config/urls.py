@@ -3,16 +3,31 @@ its URL name says (the clinic worklist, the patient record and history need ques
 data) joins its namespace here, so URLs and names stay as they were while no app imports
 one above it (core < clinics < patients < questionnaires < analysis)."""
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth import urls as auth_urls
+from django.urls import URLPattern, include, path
 
 from clinics import urls as clinics_urls
 from clinics.views import home
+from core.views import health, when_password_reset_offered
 from patients import urls as patients_urls
 from questionnaires import urls as questionnaires_urls
 
+
+def _sign_in_pages() -> list[URLPattern]:
+    """Django's sign-in pages; the password-reset ones only where mail is delivered."""
+    pages = []
+    for page in auth_urls.urlpatterns:
+        if page.name.startswith("password_reset"):
+            page = URLPattern(page.pattern, when_password_reset_offered(page.callback),
+                              page.default_args, page.name)
+        pages.append(page)
+    return pages
+
+
 urlpatterns = [
+    path("health/", health, name="health"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(_sign_in_pages())),
     path("", home, name="home"),
     path("", include(([*clinics_urls.urlpatterns, *questionnaires_urls.clinic_pages],
                       "clinics"))),

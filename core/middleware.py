@@ -1,4 +1,5 @@
-"""Session limits: an idle timeout and an absolute lifetime, checked on the server.
+"""Session limits (an idle timeout and an absolute lifetime, checked on the server) and no
+caching of what a signed-in user sees.
 
 The cookie's own expiry (SESSION_COOKIE_AGE, refreshed on every request) is only a hint to
 the browser; these checks are what a shared clinic desktop relies on. Both limits are read
@@ -17,6 +18,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import urlencode
 
 STARTED_KEY = "paincohort_session_started"
@@ -68,3 +70,25 @@ class SessionTimeoutMiddleware:
         if not reason:
             session[LAST_SEEN_KEY] = now
         return reason
+
+
+class NoStoreForSignedInMiddleware:
+    """`Cache-Control: no-store, private` on every page a signed-in user gets and on every
+    download, so that nothing of a patient stays in a shared desktop's browser cache or in
+    a proxy after sign-out.
+
+    Placed after AuthenticationMiddleware. Static files never reach it (WhiteNoise answers
+    them first) and stay cacheable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Asked before the view: the sign-out page is answered to a user no longer signed in.
+        signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        if signed_in or response.has_header("Content-Disposition"):
+            add_never_cache_headers(response)
+            patch_cache_control(response, private=True)
+        return response

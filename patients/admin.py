@@ -2,17 +2,53 @@
 
 Changes go through the application's pages (patients.services), which check the rules,
 record the reason and request a refit; the admin shows the records and their history.
+Every admin read of a patient's record is in the access log, as the application's are.
 """
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import ReadOnly
 
 from .models import Patient, PatientAccessLog, Withdrawal
+from .services import patient_access_record
+
+
+class LogsPatientReads:
+    """A shown change page, history list or past version of a patient's record goes into
+    the patient's access log (patients.services.patient_access_record).
+
+    `patient_field` names the record's patient; "" when the record is the patient.
+    """
+
+    patient_field = "patient"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        return self._logged(request, object_id, response)
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        return self._logged(request, object_id, response)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        return self._logged(request, object_id, response)
+
+    def _logged(self, request, object_id, response):
+        # Only a page actually shown counts (not a refusal, a redirect or a missing record).
+        if request.method == "GET" and response.status_code == 200:
+            record = self.get_object(request, unquote(object_id))
+            if record is not None:
+                patient = getattr(record, self.patient_field) if self.patient_field else record
+                patient_access_record(patient=patient, user=request.user,
+                                      path=request.get_full_path())
+        return response
 
 
 @admin.register(Patient)
-class PatientAdmin(ReadOnly, SimpleHistoryAdmin):
+class PatientAdmin(LogsPatientReads, ReadOnly, SimpleHistoryAdmin):
+    patient_field = ""
     list_display = ["study_id", "clinic", "consented_on", "followup_status", "lost_reason"]
     list_filter = ["clinic", "followup_status", "lost_reason"]
     search_fields = ["study_id"]
@@ -21,7 +57,7 @@ class PatientAdmin(ReadOnly, SimpleHistoryAdmin):
 
 
 @admin.register(Withdrawal)
-class WithdrawalAdmin(ReadOnly, SimpleHistoryAdmin):
+class WithdrawalAdmin(LogsPatientReads, ReadOnly, SimpleHistoryAdmin):
     list_display = ["patient", "withdrawn_on", "keep_collected_data", "recorded_by"]
     list_filter = ["keep_collected_data"]
     search_fields = ["patient__study_id"]

@@ -3,6 +3,7 @@
 Every value that differs between machines is read from the environment here, in one place
 (django-environ). The other settings modules only choose defaults or refuse unsafe ones.
 """
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
+    "axes",
     "core",
     "clinics",
     "patients",
@@ -43,11 +45,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -63,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.context_processors.password_reset_offered",
             ],
         },
     },
@@ -74,20 +80,80 @@ DATABASES = {
     "default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default has a web server and an in-process refit writing one file: WAL
+    # lets readers run beside a writer, IMMEDIATE takes the write lock when a transaction
+    # starts (no deadlock between two readers that both want to write), and the timeout
+    # waits for the lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": env.int("SQLITE_TIMEOUT_SECONDS", default=20),
+    })
 DATABASES["default"].setdefault("TEST", {})
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Argon2 first: new and changed passwords are hashed with it; older PBKDF2 hashes still
+# verify and are rehashed with Argon2 at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes checks every sign-in (the site's and the admin's) before the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failures for one username, or
+# from one address, further sign-ins are refused (HTTP 429) until the cool-off has passed
+# since the last failure or a data manager unlocks (admin "Failed sign-ins", or
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`). Each failure is logged
+# (AccessFailureLog, and the "axes" logger); successes are kept in AccessLog.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not reset by a success: one known password must not clear an address's failures.
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_ENABLE_ADMIN = False  # core/admin.py registers the records for data managers
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip_address"
+# Proxies in front of the application that append the client address to X-Forwarded-For
+# (1 behind docker-compose's Caddy). 0: the address is the socket's (REMOTE_ADDR), and a
+# client's own X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Mail (password reset). EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587,
+# from the environment; without it mails are printed on the console (`make run`).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+_EMAIL = env.email_url_config(EMAIL_URL or "consolemail://")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_EMAIL["EMAIL_BACKEND"])
+EMAIL_HOST = _EMAIL["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _EMAIL["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _EMAIL["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="paincohort@localhost")
+# Offered on the sign-in page and served at /accounts/password_reset/ only when mail goes
+# somewhere a user can read it; production.py turns it off without EMAIL_URL.
+PASSWORD_RESET_OFFERED = env.bool("PASSWORD_RESET_OFFERED", default=True)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=2 * 3600)
 
 # Sessions: an idle timeout (refreshed on every request) capped by an absolute lifetime.
 SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
@@ -99,6 +165,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # HTTPS-only cookies. Read here with the rest; production.py applies them (on by default).
 PRODUCTION_SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 PRODUCTION_CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+# HTTPS behind the proxy, read here too and applied by production.py: redirect plain HTTP,
+# and HSTS for a year with subdomains and consent to preloading.
+PRODUCTION_SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+PRODUCTION_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+PRODUCTION_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+PRODUCTION_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/London")
@@ -164,6 +236,10 @@ ANALYSIS_REFIT_SEND_TIMEOUT = env.float("ANALYSIS_REFIT_SEND_TIMEOUT", default=0
 FOLLOWUP_WINDOW_START_DAYS = env.int("FOLLOWUP_WINDOW_START_DAYS", default=76)
 FOLLOWUP_WINDOW_END_DAYS = env.int("FOLLOWUP_WINDOW_END_DAYS", default=120)
 FOLLOWUP_DUE_DAYS = env.int("FOLLOWUP_DUE_DAYS", default=90)
+
+# Past versions are shown in the admin, never restored from there (core/admin.py refuses
+# the history pages' POSTs as well).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 LOGGING = {
     "version": 1,
