@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from clinics.models import Clinic, Membership, Role
 from patients.models import FollowUpStatus, LostReason, Patient
@@ -128,7 +128,9 @@ def test_demo_logins_have_their_roles_and_the_password():
     assert "password: s3cret-demo" in output
     for username in ("nurse_a", "nurse_b", "nurse_c", "researcher", "statistician",
                      "datamanager"):
-        assert authenticate(username=username, password="s3cret-demo") is not None, username
+        # django-axes checks every login attempt, so authenticate needs a request.
+        assert authenticate(RequestFactory().post("/accounts/login/"), username=username,
+                            password="s3cret-demo") is not None, username
     nurse_b = get_user_model().objects.get(username="nurse_b")
     assert list(nurse_b.memberships.values_list("clinic__code", "role")) == [("B", Role.NURSE)]
     staff = set(get_user_model().objects.filter(is_staff=True).values_list("username",
