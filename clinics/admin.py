@@ -11,14 +11,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import DataManagerOnly, ReadOnly
+from core.admin import DataManagerOnly
 
 from .models import Clinic, Membership
-
-# Importable from here too while analysis/admin.py does so (the mixins live in core.admin).
-__all__ = ["DataManagerOnly", "ReadOnly"]
 
 
 class MembershipInline(DataManagerOnly, admin.TabularInline):
@@ -51,6 +49,9 @@ class MembershipAdmin(DataManagerOnly, SimpleHistoryAdmin):
 
 User = get_user_model()
 admin.site.unregister(User)
+# Roles are memberships (clinics.Membership), not groups: Django's groups are not used, and
+# their admin (by Django permissions, not by role) would be the one page outside the policy.
+admin.site.unregister(Group)
 
 
 @admin.register(User)
