@@ -12,13 +12,16 @@ from django.db import transaction
 from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic
 
+from .characteristics import CHARACTERISTIC_CODES
 from .models import FollowUpStatus, LostReason, Patient, PatientAccessLog, Withdrawal
 
-CHARACTERISTICS = ("age", "gender", "ethnicity", "education", "pain_years", "pain_sites")
+# The study-ID rule is checked when an ID is given (enrolment); a patient imported before
+# the rule existed must still be correctable and followed up under the ID it has.
+UNCHANGED_ID = ["study_id"]
 
 
 def _check_characteristics(characteristics: dict[str, Any]) -> None:
-    unknown = set(characteristics) - set(CHARACTERISTICS)
+    unknown = set(characteristics) - set(CHARACTERISTIC_CODES)
     if unknown:
         raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
 
@@ -73,7 +76,7 @@ def patient_update(*, patient: Patient, by: AbstractBaseUser | None, reason: str
     _check_characteristics(characteristics)
     for name, value in characteristics.items():
         setattr(patient, name, value)
-    patient.full_clean()
+    patient.full_clean(exclude=UNCHANGED_ID)
     patient._history_user = by
     patient._change_reason = reason
     patient.save()
@@ -117,7 +120,7 @@ def _set_followup_status(*, patient: Patient, status: str, lost_reason: str,
                          by: AbstractBaseUser | None, reason: str) -> None:
     patient.followup_status = status
     patient.lost_reason = lost_reason
-    patient.full_clean()
+    patient.full_clean(exclude=UNCHANGED_ID)
     patient._history_user = by
     patient._change_reason = reason
     patient.save(update_fields=["followup_status", "lost_reason"])

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 from django.db import models
 
+from patients.characteristics import CHARACTERISTIC_CODES
 from patients.models import Patient, Withdrawal
-from patients.services import CHARACTERISTICS
 
 from .instruments import ITEM_CODES
 from .models import Administration, Timepoint
 
 PATIENT_FIELDS = ("study_id", "consented_on", "consent_form_version", "consent_taken_by",
-                  *CHARACTERISTICS, "followup_status", "lost_reason")
+                  *CHARACTERISTIC_CODES, "followup_status", "lost_reason")
 WITHDRAWAL_FIELDS = ("withdrawn_on", "keep_collected_data", "reason")
 ADMINISTRATION_FIELDS = ("administered_on", "status", "pih_form_version", *ITEM_CODES)
 TIMEPOINT_LABELS = dict(Timepoint.choices)

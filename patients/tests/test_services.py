@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from patients.models import Patient
-from patients.services import patient_enrol, patient_mark_lost, patient_withdraw
+from patients.services import patient_enrol, patient_mark_lost, patient_update, patient_withdraw
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +66,20 @@ def test_lost_to_follow_up_needs_a_known_reason(make_patient, nurse_a):
     patient_mark_lost(patient=patient, lost_reason="did_not_attend", by=nurse_a)
     patient.refresh_from_db()
     assert patient.lost_reason == "did_not_attend"
+
+
+def test_a_typed_in_study_id_must_follow_the_pattern(make_patient):
+    with pytest.raises(ValidationError) as excinfo:
+        make_patient(study_id="=1+2")
+    assert "study_id" in excinfo.value.message_dict
+
+
+def test_a_patient_imported_before_the_study_id_rule_can_still_be_followed_up(
+        make_patient, nurse_a):
+    patient = make_patient()
+    Patient.objects.filter(pk=patient.pk).update(study_id="A-X9")  # an ID from before the rule
+    patient.refresh_from_db()
+    patient_update(patient=patient, by=nurse_a, reason="typo", age=51)
+    patient_mark_lost(patient=patient, lost_reason="did_not_attend", by=nurse_a)
+    patient.refresh_from_db()
+    assert (patient.study_id, patient.age, patient.lost_reason) == ("A-X9", 51, "did_not_attend")

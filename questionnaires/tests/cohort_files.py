@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from questionnaires.cohort_csv import IMPORT_COLUMNS
+from questionnaires.cohort_files.columns import IMPORT_COLUMNS
 from questionnaires.instruments import BPI, PIH, PPIC
 
 PATIENT_DEFAULTS = {"clinic": "A", "age": "48", "gender": "female",
