@@ -9,11 +9,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic
+from core.signals import data_changed
 
 from .characteristics import CHARACTERISTIC_CODES
 from .models import FollowUpStatus, LostReason, Patient, PatientAccessLog, Withdrawal
+from .validators import validate_collection_open
 
 # The study-ID rule is checked when an ID is given (enrolment); a patient imported before
 # the rule existed must still be correctable and followed up under the ID it has.
@@ -24,6 +25,17 @@ def _check_characteristics(characteristics: dict[str, Any]) -> None:
     unknown = set(characteristics) - set(CHARACTERISTIC_CODES)
     if unknown:
         raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
+
+
+def lock_for_data_change(patient: Patient) -> Withdrawal | None:
+    """Lock the patient's row and return their withdrawal, if any.
+
+    Every write to a patient's data takes this lock (data entry, corrections, withdrawal),
+    so a save and a withdrawal recorded at the same moment queue: the save either lands
+    before the withdrawal or sees it and is refused.
+    """
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    return Withdrawal.objects.filter(patient_id=patient.pk).first()
 
 
 def _next_study_id(*, locked: Clinic) -> str:
@@ -65,22 +77,26 @@ def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version
     patient.full_clean()
     patient._history_user = by
     patient.save()
-    refit_request_after_commit(reason=f"patient {patient.study_id} enrolled")
+    data_changed(reason=f"patient {patient.study_id} enrolled")
     return patient
 
 
 @transaction.atomic
 def patient_update(*, patient: Patient, by: AbstractBaseUser | None, reason: str = "",
                    **characteristics: Any) -> Patient:
-    """Change baseline characteristics; the change and its reason go to the audit trail."""
+    """Change baseline characteristics; the change and its reason go to the audit trail.
+
+    Refused when the patient withdrew and asked for their data to be left out.
+    """
     _check_characteristics(characteristics)
+    validate_collection_open(lock_for_data_change(patient), new_data=False)
     for name, value in characteristics.items():
         setattr(patient, name, value)
     patient.full_clean(exclude=UNCHANGED_ID)
     patient._history_user = by
     patient._change_reason = reason
     patient.save()
-    refit_request_after_commit(reason=f"patient {patient.study_id} changed")
+    data_changed(reason=f"patient {patient.study_id} changed")
     return patient
 
 
@@ -88,6 +104,7 @@ def patient_update(*, patient: Patient, by: AbstractBaseUser | None, reason: str
 def patient_withdraw(*, patient: Patient, withdrawn_on: dt.date, reason: str,
                      keep_collected_data: bool, by: AbstractBaseUser | None) -> Withdrawal:
     """Record withdrawal of consent; the patient is lost to follow-up (withdrew)."""
+    lock_for_data_change(patient)
     if withdrawn_on < patient.consented_on:
         raise ValidationError({"withdrawn_on": "Withdrawal cannot be before consent."})
     withdrawal = Withdrawal(patient=patient, withdrawn_on=withdrawn_on, reason=reason,
@@ -98,7 +115,7 @@ def patient_withdraw(*, patient: Patient, withdrawn_on: dt.date, reason: str,
     if patient.followup_status != FollowUpStatus.COMPLETED:
         _set_followup_status(patient=patient, status=FollowUpStatus.LOST,
                              lost_reason=LostReason.WITHDREW, by=by, reason="withdrawal")
-    refit_request_after_commit(reason=f"patient {patient.study_id} withdrew")
+    data_changed(reason=f"patient {patient.study_id} withdrew")
     return withdrawal
 
 
@@ -110,9 +127,12 @@ def patient_mark_lost(*, patient: Patient, lost_reason: str, by: AbstractBaseUse
         raise ValidationError({"lost_reason": "Choose why the patient was lost to follow-up."})
     if patient.followup_status == FollowUpStatus.COMPLETED:
         raise ValidationError("The follow-up is already complete.")
+    if lock_for_data_change(patient) is not None:
+        raise ValidationError("The patient withdrew consent: already lost to follow-up "
+                              "(withdrew).")
     _set_followup_status(patient=patient, status=FollowUpStatus.LOST, lost_reason=lost_reason,
                          by=by, reason=reason)
-    refit_request_after_commit(reason=f"patient {patient.study_id} lost to follow-up")
+    data_changed(reason=f"patient {patient.study_id} lost to follow-up")
     return patient
 
 

@@ -1,9 +1,16 @@
 """The study-ID rule, on the Patient.study_id field (as Django puts username_validator on
-the user's username): enrolment and the cohort import both check it."""
+the user's username): enrolment and the cohort import both check it. And the rule of
+withdrawal: no data is collected after consent is withdrawn."""
 from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+
+if TYPE_CHECKING:  # models import this module (the study-ID field's validator)
+    from .models import Withdrawal
 
 # The clinic code (capital letters and digits), a dash and a number, e.g. A-017.
 STUDY_ID_REGEX = r"^[A-Z0-9]{1,10}-[0-9]{1,6}$"
@@ -18,3 +25,29 @@ def validate_study_id_clinic(study_id: str, clinic_code: str) -> None:
     if study_id.split("-")[0] != clinic_code.upper():
         raise ValidationError(f"A study ID at this clinic starts with {clinic_code}-.",
                               code="study_id_clinic")
+
+
+# -- withdrawal ends data collection ---------------------------------------------------------
+
+def withdrawn_note(withdrawn_on: dt.date) -> str:
+    """What the entry pages, the worklist and the refusals say about a withdrawn patient."""
+    return f"Withdrawn on {withdrawn_on:%Y-%m-%d}: no further data collection"
+
+
+def validate_collection_open(withdrawal: Withdrawal | None, *, new_data: bool) -> None:
+    """Refuse a write a withdrawal of consent forbids.
+
+    new_data: a new administration (refused after any withdrawal: consent no longer
+    covers collecting data). Otherwise a change to data already collected (a correction
+    of a keying error), refused only when the patient asked for their data to be left out:
+    those data are no longer the study's to change.
+    """
+    if withdrawal is None:
+        return
+    if new_data:
+        raise ValidationError(f"{withdrawn_note(withdrawal.withdrawn_on)}.",
+                              code="withdrawn")
+    if not withdrawal.keep_collected_data:
+        raise ValidationError(f"{withdrawn_note(withdrawal.withdrawn_on)}; the patient asked "
+                              "for the data already collected to be left out, so they are "
+                              "not changed either.", code="withdrawn_data_left_out")

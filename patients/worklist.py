@@ -6,7 +6,7 @@ FOLLOWUP_DUE_DAYS, by default 76, 120 and 90):
 
 | status          | when                                                                  |
 |-----------------|-----------------------------------------------------------------------|
-| withdrawn       | consent was withdrawn (whatever else is recorded)                     |
+| withdrawn       | consent was withdrawn (whatever else is recorded): no further entry   |
 | completed       | the follow-up questionnaire is complete                               |
 | lost            | recorded as lost to follow-up (did not attend, discharged)            |
 | baseline        | no completed baseline questionnaire yet (none, or a draft)            |
@@ -25,11 +25,12 @@ needs the administrations, an app above this one).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
 from .models import FollowUpStatus
+from .validators import withdrawn_note
 
 DUE_SOON_DAYS = 14
 
@@ -149,15 +150,23 @@ def _day(day: dt.date, *, year: bool = True) -> str:
 def worklist_row(values: dict, today: dt.date) -> WorklistRow:
     """One patient's row from the values questionnaires.worklist reads (two queries)."""
     baseline_complete = values["baseline_state"] == "complete"
+    withdrawn_on = values["withdrawal__withdrawn_on"]
     code = worklist_status(
-        today=today, withdrawn=values["withdrawal__pk"] is not None,
+        today=today, withdrawn=withdrawn_on is not None,
         followup_status=values["followup_status"], baseline_on=values["baseline_on"],
         baseline_complete=baseline_complete,
         followup_complete=values["followup_state"] == "complete")
     return WorklistRow(
         study_id=values["study_id"], baseline_on=values["baseline_on"],
         baseline_complete=baseline_complete, followup_draft=values["followup_state"] == "draft",
-        status=STATUS_BY_CODE[code], entry_timepoint=_entry_timepoint(code))
+        status=_status(code, withdrawn_on), entry_timepoint=_entry_timepoint(code))
+
+
+def _status(code: str, withdrawn_on: dt.date | None) -> Status:
+    """The row's status; a withdrawn patient's badge says when and that collection ended."""
+    if code == "withdrawn":
+        return replace(STATUS_BY_CODE[code], label=withdrawn_note(withdrawn_on))
+    return STATUS_BY_CODE[code]
 
 
 __all__ = ["DUE_SOON_DAYS", "STATUSES", "followup_dates", "worklist_row", "worklist_status"]

@@ -10,7 +10,8 @@ from django.db import transaction
 
 from analysis.refit import refit_request_after_commit
 from patients.models import Patient
-from patients.services import patient_mark_followup_completed
+from patients.services import lock_for_data_change, patient_mark_followup_completed
+from patients.validators import validate_collection_open
 
 from . import dates
 from .instruments import ITEM_CODES, ITEMS_BY_CODE
@@ -101,6 +102,7 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     base_version is the version the editor started from (None for a new entry). A save
     based on an older version is refused with StaleEditError, never applied silently.
     A repeated identical submission (a double click) returns the stored record unchanged.
+    After a withdrawal of consent nothing new is stored (patients.validators).
     """
     if timepoint not in Timepoint.values:
         raise ValidationError({"timepoint": f"Unknown timepoint '{timepoint}'."})
@@ -110,9 +112,11 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
               "status": AdministrationStatus.COMPLETE if complete else AdministrationStatus.DRAFT}
     # Lock the patient row: concurrent saves for one patient (two nurses, a double click)
     # queue here instead of racing to insert the same administration twice.
-    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    withdrawal = lock_for_data_change(patient)
     stored = {admin.timepoint: admin for admin in Administration.objects.filter(patient=patient)}
     existing = stored.pop(timepoint, None)
+    # After a withdrawal: no new administration; a correction only if the data stay.
+    validate_collection_open(withdrawal, new_data=existing is None)
     other = next(iter(stored.values()), None)
     _check_dates(patient=patient, timepoint=timepoint, administered_on=administered_on,
                  other=other.administered_on if other else None)
@@ -139,7 +143,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     administration._history_user = by
     administration._change_reason = reason.strip()
     administration.save()
-    if complete and timepoint == Timepoint.FOLLOWUP:
+    # A withdrawn patient stays lost (withdrew): a correction is not a follow-up.
+    if complete and timepoint == Timepoint.FOLLOWUP and withdrawal is None:
         patient_mark_followup_completed(patient=patient, by=by)
     refit_request_after_commit(reason=f"{patient.study_id} {timepoint} saved")
     return administration

@@ -20,6 +20,7 @@ from core.forms import add_service_errors
 from patients.access import patient_for_request
 from patients.models import FollowUpStatus
 from patients.selectors import withdrawal_or_none
+from patients.validators import withdrawn_note
 from patients.worklist import STATUSES
 
 from .forms import ACTION_COMPLETE, AdministrationForm, initial_from
@@ -43,6 +44,7 @@ def administration_entry(request: HttpRequest, study_id: str, timepoint: str) ->
     patient = patient_for_request(request, study_id, edit=True)
     stored = {admin.timepoint: admin for admin in patient.administrations.all()}
     existing, baseline = stored.get(timepoint), stored.get(Timepoint.BASELINE)
+    withdrawal = withdrawal_or_none(patient)
     form_kwargs = {"timepoint": timepoint, "existing": existing,
                    "baseline_on": baseline.administered_on if baseline else None}
     conflict = None
@@ -74,7 +76,17 @@ def administration_entry(request: HttpRequest, study_id: str, timepoint: str) ->
         "patient": patient, "timepoint": timepoint,
         "timepoint_label": Timepoint(timepoint).label, "form": form, "existing": existing,
         "scores": score_rows(existing) if existing else [], "conflict": conflict,
+        **_withdrawal_context(withdrawal, existing),
     })
+
+
+def _withdrawal_context(withdrawal, existing) -> dict:
+    """Why the page offers no form after a withdrawal (the service refuses a forged POST
+    all the same): no new questionnaire, and no correction when the data are left out."""
+    if withdrawal is None:
+        return {"withdrawn_note": "", "entry_closed": False}
+    return {"withdrawn_note": withdrawn_note(withdrawal.withdrawn_on),
+            "entry_closed": existing is None or not withdrawal.keep_collected_data}
 
 
 def _rebased_form(request: HttpRequest, current, form_kwargs: dict) -> AdministrationForm:

@@ -29,7 +29,8 @@ def _patient_values(clinic: Clinic) -> list[dict]:
     """Each patient's worklist inputs, in two plain queries (patients, administrations):
     cheaper than a correlated subquery per patient and column."""
     patients = list(Patient.objects.filter(clinic=clinic).order_by("study_id")
-                    .values("pk", "study_id", "followup_status", "withdrawal__pk"))
+                    .values("pk", "study_id", "followup_status",
+                            "withdrawal__withdrawn_on"))
     admins: dict[tuple[int, str], tuple[dt.date, str]] = {
         (patient_id, timepoint): (administered_on, state)
         for patient_id, timepoint, administered_on, state in Administration.objects.filter(
