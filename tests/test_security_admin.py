@@ -31,6 +31,10 @@ def manager(data_manager):
 
 @pytest.fixture
 def records(manager, nurse_a, make_patient, make_administration):
+    make_admin_records(manager, nurse_a, make_patient, make_administration)
+
+
+def make_admin_records(manager, nurse_a, make_patient, make_administration) -> None:
     """One record of every registered model, made as the application makes them."""
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 

@@ -3,6 +3,8 @@
 filled from test data (a URL whose parameter has no value here fails the test)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
@@ -11,6 +13,7 @@ from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from core.middleware import NoStoreForSignedInMiddleware
+from tests.test_security_admin import make_admin_records
 
 pytestmark = pytest.mark.django_db
 
@@ -62,28 +65,31 @@ def _url(route_name: str, pattern, data: dict) -> str:
     return reverse(route_name, args=arguments)
 
 
+def _unnamed_url(route: str) -> str:
+    """The admin's unnamed pages: "<object id>/" (a redirect to the change page) and the
+    catch-all."""
+    if route == "admin/(?P<url>.*)$":
+        return "/admin/no/such/page/"
+    match = re.fullmatch(r"admin/(\w+)/(\w+)/<path:object_id>/", route)
+    assert match, f"no value for the parameters of {route}"
+    model = apps.get_model(*match.groups())
+    return f"/{route.replace('<path:object_id>', str(model.objects.order_by('pk').first().pk))}"
+
+
 @pytest.fixture
-def site_data(data_manager, nurse_a, clinic_a, make_patient, make_administration):
-    """A patient with a completed baseline and a record of every admin model."""
-    from analysis.models import ExportLog, ModelRun, StudyTarget
-    from patients.services import patient_access_record, patient_withdraw
-    from questionnaires.models import ItemWording
-
-    patient = make_patient(study_id="A-001")
-    make_administration(patient)
-    other = make_patient(study_id="A-002")
-    patient_withdraw(patient=other, withdrawn_on=other.consented_on, reason="",
-                     keep_collected_data=True, by=nurse_a)
-    patient_access_record(patient=patient, user=nurse_a, path="/")
-    ItemWording.objects.create(code="bpi_worst", wording="Worst pain")
-    StudyTarget.objects.create()
-    ExportLog.objects.create(user=data_manager, file="cohort_csv")
-    ModelRun.objects.create(trigger="test")
-    from analysis.models import InterviewContact
-
-    InterviewContact.objects.create(patient=patient)
+def manager(data_manager):
     data_manager.is_staff = True
     data_manager.save()
+    return data_manager
+
+
+@pytest.fixture
+def site_data(manager, nurse_a, clinic_a, make_patient, make_administration):
+    """A record of every admin model and the values of the URLs' parameters."""
+    from patients.models import Patient
+
+    make_admin_records(manager, nurse_a, make_patient, make_administration)
+    patient = Patient.objects.get(study_id="A-001")
     return {
         "code": clinic_a.code, "study_id": patient.study_id, "timepoint": "baseline",
         "file": "cohort_csv", "app_label": "patients", "url": "no/such/page/",
@@ -93,27 +99,26 @@ def site_data(data_manager, nurse_a, clinic_a, make_patient, make_administration
     }
 
 
-def test_every_url_answers_a_signed_in_user_with_no_store(client, data_manager, site_data):
-    client.force_login(data_manager)
-    routes = [(name, pattern) for _, name, pattern in _patterns(get_resolver()) if name]
-    unnamed = [route for route, name, _ in _patterns(get_resolver()) if not name]
-    assert unnamed == []
+def test_every_url_answers_a_signed_in_user_with_no_store(client, manager, site_data):
+    client.force_login(manager)
+    routes = list(_patterns(get_resolver()))
     cached = []
-    for name, pattern in routes:
-        response = client.get(_url(name, pattern, site_data))
+    for route, name, pattern in routes:
+        url = _url(name, pattern, site_data) if name else _unnamed_url(route)
+        response = client.get(url)
         directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
         if not {"no-store", "private"} <= directives:
-            cached.append((name, response.status_code, response.get("Cache-Control")))
+            cached.append((name or route, response.status_code, response.get("Cache-Control")))
         if getattr(response, "streaming", False):
             b"".join(response.streaming_content)  # finish the export (it logs at the end)
     assert len(routes) > 100  # the admin's pages for every model are in the walk
     assert cached == []
 
 
-def test_downloads_are_not_cached(client, data_manager, site_data):
+def test_downloads_are_not_cached(client, manager, site_data):
     from django.urls import reverse
 
-    client.force_login(data_manager)
+    client.force_login(manager)
     for file in ("cohort_csv", "cohort_dta", "codebook_csv"):
         response = client.get(reverse("analysis:download", args=[file]))
         assert response.status_code == 200
