@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from clinics.models import Clinic
 from core.signals import data_changed
@@ -49,15 +50,41 @@ def _next_study_id(*, locked: Clinic) -> str:
     return candidate
 
 
+# The enrolment page passes this: an enrolment identical to one the same user made this
+# recently is a repeat of it (a resend without the form's key), not a second patient.
+# Enrolling a patient takes minutes (consent first), far longer than this.
+FORM_REPEAT_WINDOW = dt.timedelta(seconds=120)
+
+
+def _recent_identical(patient: Patient, *, by: AbstractBaseUser | None, typed_id: bool,
+                      window: dt.timedelta | None) -> Patient | None:
+    """The patient `by` enrolled within `window` with exactly these consent fields and
+    characteristics (and this study ID, if typed), if any."""
+    if not window or by is None:
+        return None
+    same = {name: getattr(patient, name) for name in (
+        "consented_on", "consent_form_version", "consent_taken_by", *CHARACTERISTIC_CODES)}
+    if typed_id:
+        same["study_id"] = patient.study_id
+    return (Patient.objects.filter(clinic_id=patient.clinic_id, created_by=by,
+                                   created_at__gte=timezone.now() - window, **same)
+            .order_by("pk").first())
+
+
 @transaction.atomic
 def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version: str,
                   consent_taken_by: str, by: AbstractBaseUser | None,
                   study_id: str = "", enrolment_key: uuid.UUID | None = None,
+                  repeat_window: dt.timedelta | None = None,
                   **characteristics: Any) -> Patient:
     """Record consent and baseline characteristics; generate the study ID unless given.
 
     enrolment_key is the enrolment form's one-time key: a second submission of the same
-    form (a double click, a resend) returns the patient the first one created.
+    form (a double click, a resend) returns the patient the first one created. A post
+    without the key is caught by repeat_window (the enrolment page passes
+    FORM_REPEAT_WINDOW): an enrolment by the same user identical in every field to one
+    made within the window returns that patient. Both checks run under the clinic's row
+    lock, so they hold for posts arriving at the same moment.
     """
     _check_characteristics(characteristics)
     if consented_on > dt.date.today():
@@ -70,10 +97,14 @@ def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version
         if already is not None:
             return already
     patient = Patient(
-        clinic=clinic, study_id=study_id.strip() or _next_study_id(locked=locked),
-        consented_on=consented_on, consent_form_version=consent_form_version,
-        consent_taken_by=consent_taken_by, created_by=by, enrolment_key=enrolment_key,
-        **characteristics)
+        clinic=clinic, study_id=study_id.strip(), consented_on=consented_on,
+        consent_form_version=consent_form_version, consent_taken_by=consent_taken_by,
+        created_by=by, enrolment_key=enrolment_key, **characteristics)
+    repeated = _recent_identical(patient, by=by, typed_id=bool(patient.study_id),
+                                 window=repeat_window)
+    if repeated is not None:
+        return repeated
+    patient.study_id = patient.study_id or _next_study_id(locked=locked)
     patient.full_clean()
     patient._history_user = by
     patient.save()

@@ -46,6 +46,7 @@ def patient_enrol(request: HttpRequest, code: str) -> HttpResponse:
                 consent_form_version=data["consent_form_version"].strip(),
                 consent_taken_by=data["consent_taken_by"].strip(), by=request.user,
                 study_id=data["study_id"], enrolment_key=data["enrolment_key"],
+                repeat_window=services.FORM_REPEAT_WINDOW,
                 **form.characteristics())
         except ValidationError as error:
             add_service_errors(form, error)
