@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # models import this module (the study-ID field's validator)
     from .models import Withdrawal
 
 # The clinic code (capital letters and digits), a dash and a number, e.g. A-017.
-STUDY_ID_REGEX = r"^[A-Z0-9]{1,10}-[0-9]{1,6}$"
+# \Z, not $: "$" also matches before a final newline ("A-017\n" would pass).
+STUDY_ID_REGEX = r"^[A-Z0-9]{1,10}-[0-9]{1,6}\Z"
 
 study_id_validator = RegexValidator(
     STUDY_ID_REGEX, message="Use the clinic code, a dash and a number, e.g. A-017.",

@@ -22,12 +22,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from clinics.models import Clinic
 from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS, Characteristic
 from patients.models import Patient, Withdrawal
-from patients.validators import study_id_validator
+from patients.validators import study_id_validator, validate_study_id_clinic
 
 from .. import dates
 from ..instruments import ITEM_CODES, ITEMS_BY_CODE, SCORE_CODES
@@ -37,6 +38,7 @@ from .batching import batched
 from .columns import IMPORT_COLUMNS
 
 QUERY_CHUNK = 900  # SQLite allows 999 parameters per query
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 MAX_KEPT_ERRORS = 10_000  # beyond this only the count grows (a file of garbage stays cheap)
 
 _INVALID = object()  # a cell that failed validation: skipped by the cross-row checks
@@ -200,6 +202,14 @@ def _check_header(header: list[str], errors: ErrorList) -> dict[str, int]:
     return positions
 
 
+def _valid_study_id(study_id: str) -> bool:
+    try:
+        study_id_validator(study_id)
+    except ValidationError:
+        return False
+    return True
+
+
 def _check_study_id(study_id: str, line: int, errors: ErrorList) -> None:
     try:
         study_id_validator(study_id)
@@ -238,11 +248,61 @@ def _parse_row(cells: list[str], line: int, pos: dict[str, int], clinics: dict[s
                tuple(answers))
 
 
+def max_bytes() -> int:
+    """The largest file an import reads (setting COHORT_IMPORT_MAX_BYTES, default 200 MB)."""
+    return getattr(settings, "COHORT_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES)
+
+
+class _StopReading(Exception):
+    """A line the import will not read (its message says why); raised before the csv
+    module sees it."""
+
+
+def _checked_lines(stream: TextIO, limit: int) -> Iterator[str]:
+    """The stream's lines; a NUL byte (never in a text file) or more than `limit` bytes
+    read so far stops the reading."""
+    size = 0
+    for text in stream:
+        size += len(text.encode("utf-8", "surrogateescape"))
+        if size > limit:
+            raise _StopReading(f"the file is larger than the import limit of {limit:,} bytes "
+                               "(setting COHORT_IMPORT_MAX_BYTES)")
+        if "\x00" in text:
+            raise _StopReading("cannot be read: it contains a NUL byte")
+        yield text
+
+
+def _csv_rows(stream: TextIO, errors: ErrorList) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of every row; a line that cannot be read (a NUL byte, a field over
+    the csv module's limit, past the size limit) ends the file with an error naming it."""
+    reader = csv.reader(_checked_lines(stream, max_bytes()))
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the line is read, so line_num counts it already
+            errors.add(reader.line_num, "", f"cannot be read: {_csv_message(exc)}; "
+                                            "reading stopped at this line")
+            return
+        except _StopReading as exc:  # raised before the csv module counted the line
+            errors.add(reader.line_num + 1, "", f"{exc}; reading stopped at this line")
+            return
+        yield reader.line_num, cells
+
+
+def _csv_message(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return str(exc)
+
+
 def _read_rows(stream: TextIO, clinics: dict[str, Clinic], errors: ErrorList) -> list[Row]:
-    reader = csv.reader(stream)
-    header = next(reader, None)
+    lines = _csv_rows(stream, errors)
+    _, header = next(lines, (1, None))
     if header is None:
-        errors.add(1, "", "the file is empty (a header row is required)")
+        if not errors:
+            errors.add(1, "", "the file is empty (a header row is required)")
         return []
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
@@ -250,8 +310,7 @@ def _read_rows(stream: TextIO, clinics: dict[str, Clinic], errors: ErrorList) ->
     if errors:
         return []  # without a sound header the cells cannot be told apart
     parse_date, width, rows = _DateParser(), len(header), []
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in lines:
         if not cells:
             continue  # a blank line
         if len(cells) != width:
@@ -407,6 +466,20 @@ def _date_message(problem: str, row: Row, study_id: str, patient: Patient | None
     return f"follow-up {row.administered_on} is not after the baseline {other_on} {where}"
 
 
+def _check_new_study_ids(by_patient: dict[str, list[Row]], existing: dict[str, Patient],
+                         errors: ErrorList) -> None:
+    """A new patient's study ID starts with its clinic's code, as at enrolment (an ID in
+    the database keeps the clinic it has: checked against the database instead)."""
+    for study_id, rows in by_patient.items():
+        first = rows[0]
+        if study_id in existing or first.clinic is _INVALID or not _valid_study_id(study_id):
+            continue  # known, or its other faults are reported already
+        try:
+            validate_study_id_clinic(study_id, first.clinic.code)
+        except ValidationError as error:
+            errors.add(first.line, "study_id", f"'{study_id}': {error.messages[0]}")
+
+
 def validate_cohort(stream: TextIO) -> tuple[list[Row], dict[str, list[Row]],
                                                dict[str, Patient]]:
     """Read and check the whole file; raise CohortImportError listing every error."""
@@ -416,6 +489,7 @@ def validate_cohort(stream: TextIO) -> tuple[list[Row], dict[str, list[Row]],
     by_patient = _check_file_consistency(rows, errors)
     existing = _existing_patients(list(by_patient))
     stored = _existing_administrations(existing.values())
+    _check_new_study_ids(by_patient, existing, errors)
     _check_against_database(by_patient, existing, stored, errors)
     _check_dates(by_patient, existing, stored, errors)
     if errors:

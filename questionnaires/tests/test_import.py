@@ -353,12 +353,12 @@ def test_a_concurrent_write_of_the_same_patient_fails_cleanly(clinics, tmp_path,
 def test_enrolment_after_an_import_continues_after_the_imported_study_ids(clinics, tmp_path,
                                                                           nurse_a):
     from patients.services import patient_enrol
-    rows = [cohort_row("A-007"), cohort_row("A-003"), cohort_row("B-040")]
+    rows = [cohort_row("A-007"), cohort_row("A-003"), cohort_row("B-040", clinic="B")]
     call_command("import_cohort", str(write_cohort(tmp_path / "c.csv", rows)), stdout=None)
     patient = patient_enrol(clinic=Clinic.objects.get(code="A"), consented_on=dt.date.today(),
                             consent_form_version="v1", consent_taken_by="N", by=nurse_a)
     assert patient.study_id == "A-008"
-    assert Clinic.objects.get(code="B").next_patient_number == 1  # B-040 is at clinic A
+    assert Clinic.objects.get(code="B").next_patient_number == 41
 
 
 def test_study_ids_follow_the_patient_fields_rule(clinics, tmp_path):
