@@ -87,7 +87,7 @@ class InterviewContact(models.Model):
         return f"Interview of {self.patient}: {self.get_status_display()}"
 
 
-# --- Model runs and the refit outbox (analysis engine) -------------------------------
+# --- Model runs and the refit outbox (analysis/runs) --------------------------------
 
 
 class RunStatus(models.TextChoices):
@@ -100,8 +100,8 @@ class RunStatus(models.TextChoices):
 class ModelRun(models.Model):
     """One execution of the study's analyses (Tables 1 and 2, change, attrition).
 
-    `results` holds the JSON documented in analysis/results.py. A run is claimed by a
-    worker with an atomic update (queued, or running with a stale heartbeat), so a task
+    `results` holds the JSON documented in analysis/stats/results.py. A run is claimed by
+    a worker with an atomic update (queued, or running with a stale heartbeat), so a task
     delivered twice, or redelivered after its worker died, never runs it twice at once.
     """
 
@@ -118,7 +118,7 @@ class ModelRun(models.Model):
                                    help_text="SHA-256 over the analysis data, options and "
                                              "scoring version.")
     results = models.JSONField("results", null=True, blank=True,
-                               help_text="Tables as JSON; structure in analysis/results.py.")
+                               help_text="Tables as JSON; structure in analysis/stats/results.py.")
     warnings = models.JSONField("warnings", default=list, blank=True)
     timings = models.JSONField("timings (seconds)", default=dict, blank=True)
     versions = models.JSONField("library versions", default=dict, blank=True)
@@ -151,28 +151,21 @@ class ModelRun(models.Model):
         return (self.finished_at - self.started_at).total_seconds()
 
 
-class RefitState(models.Model):
-    """The refit outbox: one row (pk=1) counting data changes not yet refitted.
+class RefitRequest(models.Model):
+    """The refit outbox: one row inserted per data change, inside its transaction.
 
-    A data change increments `pending_changes` after its transaction commits, whether or
-    not the broker is reachable; `dispatched_at` marks a task sent to the broker so that a
-    burst of changes sends one task. The task takes the pending changes (resetting both),
-    so nothing is lost when the broker is down: the row stays pending until a later
-    change, the periodic sweep or a starting worker dispatches it again.
+    Insert-only for data entry, so concurrent saves never wait on each other (no shared
+    row is updated). The refit tick claims the pending rows with one conditional UPDATE
+    (`taken_at`), folds them into a model run (or into nothing when the data is
+    unchanged), and deletes claimed rows after a week.
     """
 
-    pending_changes = models.PositiveIntegerField("changes waiting for a refit", default=0)
-    requested_at = models.DateTimeField("first change waiting since", null=True, blank=True)
-    last_change_at = models.DateTimeField("last change", null=True, blank=True)
-    last_reason = models.CharField("last change", max_length=200, blank=True)
-    dispatched_at = models.DateTimeField(
-        "task sent to the broker", null=True, blank=True,
-        help_text="Empty when no task is on its way (never sent, or the broker was down).")
-    last_dispatch_error = models.CharField("last dispatch error", max_length=300, blank=True)
-    last_checked_at = models.DateTimeField("pending changes last taken", null=True, blank=True)
+    created_at = models.DateTimeField("changed at", auto_now_add=True)
+    reason = models.CharField("change", max_length=200, blank=True)
+    taken_at = models.DateTimeField("taken by a refit", null=True, blank=True, db_index=True)
 
     class Meta:
-        verbose_name = "refit state"
+        verbose_name = "refit request"
 
     def __str__(self) -> str:
-        return f"{self.pending_changes} change(s) waiting for a refit"
+        return f"{self.reason} ({'taken' if self.taken_at else 'pending'})"

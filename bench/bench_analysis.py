@@ -49,8 +49,9 @@ def _line(name: str, times: list[float]) -> None:
 
 
 def analysis_steps(repeat: int) -> None:
-    from analysis import descriptives, regression, services
-    from analysis.cohort import load_cohort, patients_wide
+    from analysis.runs import services
+    from analysis.stats import descriptives, regression
+    from analysis.stats.cohort import load_cohort, patients_wide
 
     times, cohort = _timed(load_cohort, repeat)
     _line(f"load_cohort ({len(cohort):,} rows)", times)
@@ -76,7 +77,7 @@ def dashboard_page(repeat: int) -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from analysis import services
+    from analysis.runs import services
 
     run, _ = services.model_run_request(trigger="bench_analysis", force=True)
     services.model_run_execute(run_id=run.pk)

@@ -65,7 +65,7 @@ def ensure_interview_contacts() -> None:
     from django.contrib.auth import get_user_model
 
     from analysis.models import InterviewContact, InterviewStatus
-    from analysis.records import interview_contact_save
+    from analysis.pages.records import interview_contact_save
     from patients.models import FollowUpStatus, Patient
 
     if InterviewContact.objects.exists():
@@ -86,7 +86,7 @@ def ensure_interview_contacts() -> None:
 
 def ensure_model_run() -> None:
     from analysis.models import ModelRun, RunStatus
-    from analysis.services import model_run_execute, model_run_request
+    from analysis.runs.services import model_run_execute, model_run_request
 
     if ModelRun.objects.filter(status=RunStatus.SUCCEEDED).exists():
         return

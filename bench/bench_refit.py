@@ -86,7 +86,7 @@ def run(patients: int) -> dict:
     _setup("")
     from django.core.management import call_command
 
-    from analysis.services import compute_results
+    from analysis.runs.services import compute_results
 
     call_command("migrate", verbosity=0)
     _seed(patients)

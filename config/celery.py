@@ -7,4 +7,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("paincohort")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# The analysis app keeps its tasks with the model runs (analysis/runs/tasks.py).
+app.autodiscover_tasks(["analysis.runs"])

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from analysis.cohort import fingerprint, load_cohort, patients_wide
+from analysis.stats.cohort import fingerprint, load_cohort, patients_wide
 from conftest import full_answers
 from patients.services import patient_withdraw
 from questionnaires.models import Administration

@@ -6,13 +6,15 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from statsmodels.stats.power import TTestPower
 
-from analysis import services
 from analysis.models import InterviewContact, ModelRun, RunStatus, StudyTarget
-from analysis.tests.cohort_factory import build_cohort
+from analysis.runs import services
+from analysis.tests.factories import build_cohort
+from core.signals import data_changed
 from patients.models import Patient
 from questionnaires.models import Administration
 
@@ -146,21 +148,34 @@ def test_only_data_managers_change_the_target(client, request, user_fixture):
     assert not StudyTarget.objects.exists()
 
 
-def test_refit_now_queues_a_run_through_the_engine(client, researcher, fitted, monkeypatch):
-    dispatched = []
-    monkeypatch.setattr(services, "_run_in_process", lambda: dispatched.append("local"))
-    monkeypatch.setattr("analysis.tasks.refit_run.apply_async",
-                        lambda args, **options: dispatched.append(args[0]))
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_refit_now_with_a_worker_queues_a_run_and_the_dashboard_says_so(
+        client, researcher, fitted):
     Patient.objects.filter(pk=Patient.objects.first().pk).update(age=99)   # data changed
     client.force_login(researcher)
-    response = client.post(reverse("analysis:refit"))
-    assert response.status_code == 302
+    response = client.post(reverse("analysis:refit"), follow=True)
     run = ModelRun.objects.order_by("-pk").first()
     assert run.pk != fitted.pk and run.status == RunStatus.QUEUED
     assert run.requested_by == researcher and "Refit now" in run.trigger
-    assert dispatched in (["local"], [run.pk])
-    html = client.get(reverse("analysis:dashboard")).content.decode()
+    html = response.content.decode()
+    assert f"Refit queued (run {run.pk})" in html
     assert f"A refit is <strong>queued</strong> (run {run.pk}" in html
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_refit_now_without_a_broker_fits_at_once_and_the_dashboard_shows_it(
+        client, researcher, fitted):
+    Patient.objects.filter(pk=Patient.objects.first().pk).update(age=99)   # data changed
+    data_changed(reason="age corrected")
+    client.force_login(researcher)
+    before = client.get(reverse("analysis:dashboard")).content.decode()
+    assert 'Press "Refit now" to update the tables with them.' in before
+    response = client.post(reverse("analysis:refit"), follow=True)
+    run = ModelRun.objects.order_by("-pk").first()
+    assert run.pk != fitted.pk and run.status == RunStatus.SUCCEEDED
+    html = response.content.decode()
+    assert f"Refit done (run {run.pk})" in html
+    assert "No data changes since this fit." in html
 
 
 def test_refit_now_with_unchanged_data_queues_nothing(client, researcher, fitted):
@@ -338,7 +353,7 @@ def test_a_run_stored_by_an_earlier_version_still_renders_marked_outdated(client
 
 
 def test_change_plot_bars_use_the_sd_of_the_paired_patients(fitted):
-    from analysis import dashboard
+    from analysis.pages import dashboard
 
     plots = {p.key: p for p in dashboard.change_plots(fitted.results)}
     row = next(r for r in fitted.results["change"]["rows"] if r["key"] == "pih_overall")

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import descriptives
-from analysis.cohort import load_cohort, patients_wide
-from analysis.tests.cohort_factory import build_cohort
+from analysis.stats import descriptives
+from analysis.stats.cohort import load_cohort, patients_wide
+from analysis.tests.factories import build_cohort
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.interviews import (
+from analysis.pages.interviews import (
     CATEGORIES,
     CLASSIFIED_SCORES,
     INCREASED,
@@ -142,7 +142,7 @@ def _reference_max_variation(rows, size, already=(), exclude=()):
     """The greedy as first written (one Python pass per pick): the reference."""
     from collections import Counter
 
-    from analysis.interviews import MIX_ATTRIBUTES, OVERALL
+    from analysis.pages.interviews import MIX_ATTRIBUTES, OVERALL
 
     kept = set(already) - set(exclude)
     chosen = [row for row in rows if row.study_id in kept]
@@ -220,7 +220,7 @@ def _interview_page(client):
 
 def test_table3_on_the_page_shows_the_papers_groups(client, researcher, make_patient,
                                                    make_administration):
-    from analysis.records import interview_contact_save
+    from analysis.pages.records import interview_contact_save
 
     patient = _completer(make_patient, make_administration, "A-001", pain_years=7,
                          pain_sites=3)

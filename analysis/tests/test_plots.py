@@ -3,7 +3,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from analysis.plots import change_plot, forest_plot, recruitment_plot
+from analysis.pages.plots import change_plot, forest_plot, recruitment_plot
 
 SVG = "{http://www.w3.org/2000/svg}"
 TERMS = [

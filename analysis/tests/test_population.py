@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
 
-from analysis import regression, services
-from analysis.cohort import load_cohort, patients_wide
 from analysis.models import ModelRun
-from analysis.tests.cohort_factory import build_cohort
+from analysis.runs import services
+from analysis.stats import regression
+from analysis.stats.cohort import load_cohort, patients_wide
+from analysis.tests.factories import build_cohort
 from questionnaires.models import Administration
 
 
@@ -125,7 +126,7 @@ def test_one_clinic_fits_without_the_clinic_level_and_is_badged(frame):
     assert result["ok"]
     assert result["n_clinics"] == 1
     assert result["variances"]["clinic"] == 0
-    from analysis.dashboard import model_badges
+    from analysis.pages.dashboard import model_badges
     assert [b["label"] for b in model_badges(result)] == ["Clinic variance 0"]
 
 

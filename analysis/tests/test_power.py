@@ -4,7 +4,7 @@ import math
 import pytest
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
-from analysis.power import paired_t_power, required_completers, sample_size
+from analysis.stats.power import paired_t_power, required_completers, sample_size
 
 
 def test_study_inputs_give_the_published_84_completers():

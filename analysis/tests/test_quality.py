@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from analysis import quality
+from analysis.pages import quality
 from conftest import full_answers
 from patients.services import patient_mark_lost
 from questionnaires.models import Administration

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from analysis import regression
-from analysis.cohort import load_cohort, patients_wide
-from analysis.tests.cohort_factory import build_cohort
+from analysis.stats import regression
+from analysis.stats.cohort import load_cohort, patients_wide
+from analysis.tests.factories import build_cohort
 
 
 @pytest.fixture

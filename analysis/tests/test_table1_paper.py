@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import descriptives
+from analysis.stats import descriptives
 
 CLINICS = ("A", "B", "C")
 # variable -> {category: (A, B, C)}, and the paper's p across clinics

@@ -1,5 +1,6 @@
-"""A real Celery worker against Redis and PostgreSQL: a data change becomes a stored run,
-and a worker killed mid-run leaves the run to be retried, not "running" for ever.
+"""A real Celery worker (with beat, ticking every second) against Redis and PostgreSQL: a
+data change becomes a stored run, and a run whose worker is killed mid-run is taken over
+by the next worker's tick, not left "running" for ever.
 
 Skipped without PostgreSQL and Redis unless PAINCOHORT_REQUIRE_SERVICES=1 (CI).
 """
@@ -19,13 +20,11 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
-from django.test import override_settings
 
-from analysis import services
-from analysis.models import ModelRun, RefitState, RunStatus
-from analysis.tasks import refit_run
-from analysis.tests.brokers import REQUIRE_SERVICES, broker, redis_url_or_skip
-from analysis.tests.cohort_factory import build_cohort
+from analysis.models import ModelRun, RefitRequest, RunStatus
+from analysis.runs import services
+from analysis.tests.brokers import REQUIRE_SERVICES, redis_url_or_skip
+from analysis.tests.factories import build_cohort
 from patients.services import patient_update
 
 pytestmark = [pytest.mark.integration]
@@ -52,14 +51,18 @@ def _database_url() -> str:
 
 
 class Worker:
-    """`celery -A config worker --pool=solo` on the test database, logging to a file."""
+    """`celery -A config worker --beat --pool=solo` on the test database, ticking every
+    second, logging to a file."""
 
     def __init__(self, broker_url: str):
         self.log = Path(tempfile.mkstemp(prefix="h4-worker-", suffix=".log")[1])
+        self.schedule = self.log.with_suffix(".beat")
         env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker_url,
-               "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+               "DJANGO_SETTINGS_MODULE": "config.settings.test",
+               "ANALYSIS_REFIT_INTERVAL_SECONDS": "1"}
         env.pop("TEST_DATABASE_NAME", None)
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+                   "--beat", "--schedule", str(self.schedule),
                    "--without-gossip", "--without-mingle", "--without-heartbeat",
                    "-n", f"h4-{uuid.uuid4().hex[:8]}@%h", "-l", "INFO"]
         with self.log.open("w") as out:
@@ -89,6 +92,8 @@ def start_worker(services_available):
     for worker in workers:
         worker.kill()
         worker.log.unlink(missing_ok=True)
+        for path in worker.schedule.parent.glob(worker.schedule.name + "*"):
+            path.unlink(missing_ok=True)
 
 
 def _wait_for(condition, worker: Worker, what: str):
@@ -106,35 +111,32 @@ def _wait_for(condition, worker: Worker, what: str):
 def test_a_data_change_is_refitted_by_a_real_worker(services_available, start_worker,
                                                     clinic_a, nurse_a):
     patients = build_cohort(seed=2, sizes={"A": 20, "B": 20, "C": 15})
-    worker = start_worker()
-    with broker(services_available), override_settings(ANALYSIS_REFIT_COALESCE_SECONDS=1):
-        patient = patients[0]
-        patient.refresh_from_db()
-        patient_update(patient=patient, by=nurse_a, reason="typo", age=patient.age + 1)
+    patient = patients[0]
+    patient.refresh_from_db()
+    patient_update(patient=patient, by=nurse_a, reason="typo", age=patient.age + 1)
+    worker = start_worker()  # beat's next tick takes the change
     run = _wait_for(lambda: ModelRun.objects.filter(status__in=[RunStatus.SUCCEEDED,
                                                                 RunStatus.FAILED]).first(),
                     worker, "finished model run")
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.changes_included == 1
     assert run.results["counts"]["patients"] == 55
-    assert RefitState.objects.get(pk=services.STATE_PK).pending_changes == 0
+    assert not RefitRequest.objects.filter(taken_at__isnull=True).exists()
 
 
 def test_a_run_whose_worker_is_killed_mid_run_is_retried_not_left_running(
         services_available, start_worker, clinic_a):
     build_cohort(seed=4, sizes={"A": 150, "B": 200, "C": 120})
-    first = start_worker()
     run, _ = services.model_run_request(trigger="kill test")
-    with broker(services_available):
-        refit_run.apply_async(args=[run.pk], retry=False)
+    first = start_worker()  # its first tick claims the queued run
     _wait_for(lambda: ModelRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).exists(),
               first, "running run")
     first.kill(signal.SIGKILL)
     run.refresh_from_db()
     if run.status != RunStatus.RUNNING:
         pytest.skip(f"the run ended ({run.status}) before the worker could be killed")
-    # The hard time limit passes without a sign of life: the run is stale. A new worker
-    # sweeps at start-up, re-queues it and runs it again.
+    # ANALYSIS_REFIT_STALE_SECONDS pass without a sign of life (backdated here rather than
+    # waited for): the next worker's tick takes the run over and runs it again.
     long_ago = run.heartbeat_at - services.stale_after() - dt.timedelta(seconds=1)
     ModelRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
     second = start_worker()

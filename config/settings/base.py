@@ -215,22 +215,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=0.5)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 0.5}
-# A sweep re-sends refits that a down broker or a dead worker left (analysis/services.py);
-# it runs under `celery beat` (or a worker started with -B) and when a worker starts.
-CELERY_BEAT_SCHEDULE = {
-    "analysis-refit-sweep": {"task": "analysis.refit_sweep", "schedule": 60.0},
-}
-
-# Analysis refits. A burst of data changes within the coalescing window becomes one fit.
-ANALYSIS_REFIT_COALESCE_SECONDS = env.float("ANALYSIS_REFIT_COALESCE_SECONDS", default=30)
+# Analysis refits (analysis/runs/services.py). Data changes only mark the outbox; beat
+# sends the refit tick every interval, which fits the pending changes (a burst between two
+# ticks becomes one run) and takes over a run whose heartbeat is older than the stale
+# threshold (its worker died): a killed worker's run is retried within interval + stale.
+# Each tick expires after one interval, so a busy worker does not pile them up.
+ANALYSIS_REFIT_INTERVAL_SECONDS = env.float("ANALYSIS_REFIT_INTERVAL_SECONDS", default=15)
+ANALYSIS_REFIT_STALE_SECONDS = env.int("ANALYSIS_REFIT_STALE_SECONDS", default=60)
 ANALYSIS_REFIT_SOFT_TIME_LIMIT = env.int("ANALYSIS_REFIT_SOFT_TIME_LIMIT", default=240)
 ANALYSIS_REFIT_TIME_LIMIT = env.int("ANALYSIS_REFIT_TIME_LIMIT", default=300)
-# Without a broker: "thread" (fit in a background thread a few seconds after the last
-# change, the embedded default), "inline" (right after the commit) or "off" (outbox only).
-ANALYSIS_REFIT_IN_PROCESS = env.str("ANALYSIS_REFIT_IN_PROCESS", default="thread")
-ANALYSIS_REFIT_THREAD_DELAY = env.float("ANALYSIS_REFIT_THREAD_DELAY", default=5)
-# A broker that accepts connections but never answers would block a publish for ever.
-ANALYSIS_REFIT_SEND_TIMEOUT = env.float("ANALYSIS_REFIT_SEND_TIMEOUT", default=0.5)
+CELERY_BEAT_SCHEDULE = {
+    "analysis-refit-tick": {"task": "analysis.refit_tick",
+                            "schedule": ANALYSIS_REFIT_INTERVAL_SECONDS,
+                            "options": {"expires": ANALYSIS_REFIT_INTERVAL_SECONDS}},
+}
 
 # Study parameters.
 FOLLOWUP_WINDOW_START_DAYS = env.int("FOLLOWUP_WINDOW_START_DAYS", default=76)

@@ -6,9 +6,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Refits without a broker only fill the outbox in tests (deterministic, no fits in other
-# apps' tests); the analysis tests run them explicitly.
-ANALYSIS_REFIT_IN_PROCESS = env.str("ANALYSIS_REFIT_IN_PROCESS", default="off")  # noqa: F405
 # Static files come from the finders in tests (no collectstatic), so WhiteNoise must not
 # look for STATIC_ROOT at start-up.
 WHITENOISE_AUTOREFRESH = True

@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from analysis import services
-from analysis.tests.cohort_factory import build_cohort
+from analysis.runs import services
+from analysis.tests.factories import build_cohort
 from questionnaires.cohort_csv import EXPORT_COLUMNS
 from questionnaires.instruments import SCORE_CODES
 from questionnaires.models import Administration

@@ -1,22 +1,23 @@
 """`manage.py refit [--sync]`: run the study's analyses now and print Table 2."""
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.models import ModelRun, RunStatus
-from analysis.results import (
+from analysis.runs.services import model_run_execute, model_run_request, runs_eagerly
+from analysis.stats.results import (
     DEFAULT_OPTIONS,
     LEGACY_POPULATIONS,
     POPULATIONS,
     VARIANTS,
     table2_summary,
 )
-from analysis.services import model_run_execute, model_run_request, uses_broker
-from analysis.tasks import refit_run
 
 
 class Command(BaseCommand):
-    help = ("Fit the study's models now and print the Table 2 summary. With --sync the fit "
-            "runs in this process; otherwise it is queued for the Celery worker and waited for.")
+    help = ("Fit the study's models now and print the Table 2 summary. With --sync, or "
+            "without a broker, the fit runs in this process; otherwise the run is queued, the "
+            "worker's next refit tick starts it, and the command waits for it.")
 
     def add_arguments(self, parser):
         parser.add_argument("--sync", action="store_true", help="Fit in this process.")
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         if not created:
             self.stdout.write(f"Data unchanged since run {run.pk}; showing it "
                               "(--force to fit again).")
-        elif sync or not uses_broker():
+        elif sync or runs_eagerly():
             run = model_run_execute(run_id=run.pk) or run
         else:
             run = self._wait_for_worker(run, timeout)
@@ -52,19 +53,16 @@ class Command(BaseCommand):
     def _wait_for_worker(self, run: ModelRun, timeout: float) -> ModelRun:
         import time
 
-        try:
-            refit_run.apply_async(args=[run.pk], retry=False)
-        except Exception as exc:
-            raise CommandError(f"The broker is unreachable ({exc}); run {run.pk} stays queued "
-                               "for the next sweep. Use --sync to fit here.") from exc
-        self.stdout.write(f"Run {run.pk} queued; waiting for the worker...")
+        self.stdout.write(f"Run {run.pk} queued; waiting for a worker's refit tick "
+                          f"(every {settings.ANALYSIS_REFIT_INTERVAL_SECONDS:g} s)...")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run.refresh_from_db()
             if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
                 return run
             time.sleep(0.5)
-        raise CommandError(f"Run {run.pk} is still {run.status} after {timeout:.0f} s.")
+        raise CommandError(f"Run {run.pk} is still {run.status} after {timeout:.0f} s "
+                           "(is a worker with beat running?). Use --sync to fit here.")
 
     def _report(self, run: ModelRun, variant: str | None) -> None:
         if run.status == RunStatus.FAILED:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from questionnaires.instruments import SCALES_BY_CODE
 
-from .multilevel import FitError, fit_nested
+from ..multilevel import FitError, fit_nested
 from .results import OUTCOMES, VARIANTS, clean_number
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def model_frame(cohort: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
 
 # --- which rows each model analyses ---------------------------------------------------------
 #
-# Populations (analysis/results.py POPULATIONS): "completers" is the paper's rule: the
+# Populations (analysis/stats/results.py POPULATIONS): "completers" is the paper's rule: the
 # patients followed up, and every row of theirs where the model's variables are present
 # (Stata's `mixed` drops a row that lacks a value, not the patient). "completers_both_rows"
 # (sensitivity) keeps a completer only when both rows are complete; "all_available" also
@@ -273,7 +273,7 @@ def formula_for(outcome: str, variant: str, rows: pd.DataFrame) -> tuple[str, li
 def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: str,
               reml: bool = False, selection: Selection | None = None,
               rows: pd.DataFrame | None = None) -> dict:
-    """One Table 2 model as JSON (analysis/results.py); a failed fit carries its error."""
+    """One Table 2 model as JSON (analysis/stats/results.py); a failed fit carries its error."""
     if selection is None:
         selection = select_rows(frame, population=population,
                                 completers=_completers_in_frame(frame))

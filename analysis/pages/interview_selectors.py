@@ -1,7 +1,7 @@
 """Reads for the interview page: the completers, narrow, and a cheap data version.
 
 Completers are patients with a complete baseline and a complete follow-up whose data may
-be analysed (analysis.cohort's rule: no withdrawal, or one that keeps the data). One
+be analysed (analysis.stats.cohort's rule: no withdrawal, or one that keeps the data). One
 query reads what the page needs of them (characteristics and the classified scores at
 both timepoints), without building the whole cohort frame; the page keeps the result in
 the process until the data version changes.

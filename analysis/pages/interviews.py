@@ -24,7 +24,7 @@ import pandas as pd
 
 from questionnaires.instruments import PIH_SCORE_CODES, SCALES_BY_CODE
 
-from .cohort import PAIN_SITES_GROUPS, PAIN_YEARS_GROUPS, pain_sites_group, pain_years_group
+from ..stats.cohort import PAIN_SITES_GROUPS, PAIN_YEARS_GROUPS, pain_sites_group, pain_years_group
 
 INCREASED, UNCHANGED, LOWERED = "increased", "unchanged", "lowered"
 CATEGORIES = (INCREASED, UNCHANGED, LOWERED)
@@ -76,7 +76,7 @@ def thresholds(completers: pd.DataFrame, *, sd_fraction: float) -> dict[str, flo
 
 
 def completers_frame(wide: pd.DataFrame) -> pd.DataFrame:
-    """Patients with a complete baseline and follow-up (from analysis.cohort.patients_wide)."""
+    """Patients with a complete baseline and follow-up (from stats.cohort.patients_wide)."""
     return wide.loc[wide["has_baseline"] & wide["has_followup"]].reset_index(drop=True)
 
 
@@ -153,7 +153,7 @@ def table3(completers: pd.DataFrame, *, sd_fraction: float = DEFAULT_SD_FRACTION
 def table3_rows(records: Sequence[Mapping[str, Any]], limits: Mapping[str, float | None]
                 ) -> list[Table3Row]:
     """Table 3 rows from characteristics and baseline_/followup_ scores, classified with
-    the given thresholds; the pain groups are the paper's (analysis.cohort's rule)."""
+    the given thresholds; the pain groups are the paper's (analysis.stats.cohort's rule)."""
     if not records:
         return []
     frame = pd.DataFrame.from_records(list(records))
@@ -292,7 +292,7 @@ def interview_context(*, sd_fraction: float, proposal_size: int) -> dict[str, An
     Three small queries whatever the cohort's size (the data version, the contacts, the
     session's); the completers are read again only after a change to the data.
     """
-    from .models import InterviewContact, InterviewStatus
+    from ..models import InterviewContact, InterviewStatus
 
     data = completer_data()
     contacts = {contact.patient.study_id: contact for contact in

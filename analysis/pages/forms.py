@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import InterviewContact, InterviewStatus, StudyTarget
+from ..models import InterviewContact, InterviewStatus, StudyTarget
 
 
 class StudyTargetForm(forms.ModelForm):

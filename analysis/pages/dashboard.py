@@ -1,7 +1,7 @@
 """The researcher dashboard's content, assembled from the stored model run.
 
 Tables 1 and 2, the change from baseline and the forest plots are read from the latest
-successful run (analysis/results.py documents its JSON); recruitment, the study target,
+successful run (analysis/stats/results.py documents its JSON); recruitment, the study target,
 freshness and interview counts come from a few aggregate queries. The number of queries
 does not depend on the cohort's size.
 """
@@ -22,12 +22,12 @@ from patients.worklist import followup_dates
 from questionnaires.instruments import SCALES_BY_CODE
 from questionnaires.models import Administration, AdministrationStatus, Timepoint
 
-from . import plots, selectors
-from .cohort import ANALYSIS_VERSION
-from .models import InterviewContact, InterviewStatus, ModelRun, RunStatus
-from .power import sample_size
-from .records import study_target_get
-from .results import (
+from ..models import InterviewContact, InterviewStatus, ModelRun, RunStatus
+from ..runs import selectors
+from ..runs.services import model_run_request_now, runs_eagerly
+from ..stats.cohort import ANALYSIS_VERSION
+from ..stats.power import sample_size
+from ..stats.results import (
     NOT_CONVERGED,
     SCHEMA_VERSION,
     VARIANTS,
@@ -35,6 +35,8 @@ from .results import (
     population_label,
     zero_variance_levels,
 )
+from . import plots
+from .records import study_target_get
 
 DEFAULT_VARIANT = "paper"
 
@@ -357,23 +359,22 @@ def freshness(last: ModelRun | None) -> dict[str, Any]:
     if last is not None:
         failed = failed.filter(created_at__gt=last.created_at)
     return {"changes": changes, "in_progress": changes.in_progress,
-            "failed": failed.order_by("-created_at", "-id").defer("results").first()}
+            "failed": failed.order_by("-created_at", "-id").defer("results").first(),
+            # without a worker (the embedded default) nothing refits until "Refit now"
+            "automatic": not runs_eagerly()}
 
 
 def refit_now(*, by: AbstractBaseUser) -> str:
     """The "Refit now" button: queue a run through the analysis engine's service."""
-    from .services import model_run_request_now
-
     run, outcome = model_run_request_now(by=by, trigger="Refit now (dashboard)")
     return REFIT_NOW_MESSAGES[outcome].format(run=run.pk)
 
 
 REFIT_NOW_MESSAGES = {
     "unchanged": "The data has not changed since the last successful run: nothing to refit.",
-    "in_process": "Refit started (run {run}). Reload the page to see when it ends.",
-    "sent": "Refit queued (run {run}). The dashboard shows the new results when it ends.",
-    "broker_down": "Refit queued (run {run}), but the task queue is unreachable: it will "
-                   "start when the queue is back.",
+    "done": "Refit done (run {run}): the tables below are up to date.",
+    "queued": "Refit queued (run {run}): a worker starts it within a minute. Reload the "
+              "page to see the new results.",
 }
 
 

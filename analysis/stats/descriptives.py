@@ -1,7 +1,7 @@
 """Table 1 (characteristics by clinic), change from baseline, and attrition.
 
 Every function takes the per-patient frame of `cohort.patients_wide` and returns the JSON
-documented in analysis/results.py. Tests across groups, as the paper's Table 1:
+documented in analysis/stats/results.py. Tests across groups, as the paper's Table 1:
 Kruskal-Wallis for medians (Mann-Whitney U for two groups), Pearson chi-square without
 continuity correction for categories (Fisher's exact beside it, flagged, where an expected
 count is below 5), one-way ANOVA for means (Welch's t-test for two groups).

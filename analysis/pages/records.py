@@ -1,6 +1,6 @@
 """Writes to the records researchers and data managers keep: study target, interviews.
 
-(Model runs and refits are analysis/services.py; export logging is analysis/exports.py.)
+(Model runs and refits are analysis/runs/; export logging is analysis/exports/log.py.)
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import transaction
 
 from patients.models import FollowUpStatus, Patient
 
-from .models import InterviewContact, StudyTarget
+from ..models import InterviewContact, StudyTarget
 
 
 def study_target_get() -> StudyTarget:

@@ -4,10 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Sum
+from django.db.models import Count, Max, Min, Q, Sum
 
-from .models import ModelRun, RefitState, RunStatus
-from .services import STATE_PK
+from ..models import ModelRun, RefitRequest, RunStatus
 
 
 def latest_successful_run(*, population: str | None = None) -> ModelRun | None:
@@ -46,16 +45,16 @@ class ChangesSinceFit:
 
 def changes_since_last_fit() -> ChangesSinceFit:
     """How many changes the dashboard's run does not include, and whether a refit runs."""
-    state = RefitState.objects.filter(pk=STATE_PK).first()
+    pending = Q(taken_at__isnull=True)
+    outbox = RefitRequest.objects.aggregate(
+        count=Count("pk", filter=pending), since=Min("created_at", filter=pending),
+        last=Max("created_at"))
     last = latest_successful_run()
     later = ModelRun.objects.exclude(status=RunStatus.SUCCEEDED)
     if last is not None:
         later = later.filter(created_at__gt=last.created_at)
     in_runs = later.aggregate(total=Sum("changes_included"))["total"] or 0
-    pending = state.pending_changes if state else 0
     return ChangesSinceFit(
-        count=pending + in_runs,
-        waiting_since=state.requested_at if state else None,
-        last_change_at=state.last_change_at if state else None,
-        last_fit_at=last.finished_at if last else None,
+        count=outbox["count"] + in_runs, waiting_since=outbox["since"],
+        last_change_at=outbox["last"], last_fit_at=last.finished_at if last else None,
         in_progress=run_in_progress())

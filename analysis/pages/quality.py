@@ -9,7 +9,7 @@
 Each list is filtered and counted by the database (one query for up to LIST_LIMIT rows,
 one more for the exact count when there are more), so the Python work does not grow with
 the cohort. The page keeps the lists that need a pass over the whole cohort until the
-data version (analysis.interview_selectors.data_version) or the day changes.
+data version (analysis.pages.interview_selectors.data_version) or the day changes.
 """
 from __future__ import annotations
 

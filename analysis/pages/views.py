@@ -22,7 +22,8 @@ from clinics.models import Role
 from clinics.selectors import has_role
 from patients.selectors import get_patient_for_user
 
-from . import dashboard, exports, interviews, quality, records
+from .. import exports
+from . import dashboard, interviews, quality, records
 from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
 
 DASHBOARD_ROLES = frozenset({Role.RESEARCHER, Role.STATISTICIAN, Role.DATA_MANAGER})

@@ -1,0 +1,113 @@
+"""The compute step of a model run: options in, the results JSON out (no writes).
+
+The JSON's structure is documented in analysis/stats/results.py.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from questionnaires.instruments import SCORING_VERSION
+
+from ..stats import descriptives, regression
+from ..stats.cohort import ANALYSIS_VERSION, fingerprint, load_cohort, patients_wide
+from ..stats.results import DEFAULT_OPTIONS, LEGACY_POPULATIONS, POPULATIONS, SCHEMA_VERSION
+
+
+def normalise_options(options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Options with defaults filled in; an unknown option or value is refused by name."""
+    merged = {**DEFAULT_OPTIONS, **(options or {})}
+    # a value stored or scripted by an earlier version means the population it computed
+    merged["population"] = LEGACY_POPULATIONS.get(merged["population"], merged["population"])
+    unknown = set(merged) - set(DEFAULT_OPTIONS)
+    if unknown:
+        raise ValidationError({"options": f"Unknown option(s): {', '.join(sorted(unknown))}."})
+    if merged["population"] not in POPULATIONS:
+        raise ValidationError({"population": f"Unknown analysis population "
+                                             f"'{merged['population']}'; choose one of "
+                                             f"{', '.join(POPULATIONS)}."})
+    merged["reml"] = bool(merged["reml"])
+    return merged
+
+
+def data_fingerprint(options: Mapping[str, Any]) -> str:
+    """The fingerprint of the analysis data as it is now (one query), for these options."""
+    return fingerprint(load_cohort(), options)
+
+
+def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] | None = None
+                    ) -> tuple[dict[str, Any], dict[str, float]]:
+    """Load the cohort (one query) and compute every table: (results JSON, timings).
+
+    `heartbeat` is called after each step and each Table 2 model: the run's sign of life.
+    """
+    options = normalise_options(options)
+    beat = heartbeat or (lambda: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    cohort = load_cohort()
+    patients = patients_wide(cohort)
+    timings["load"] = time.perf_counter() - started
+    population = options["population"]
+    results: dict[str, Any] = {
+        "schema": SCHEMA_VERSION, "options": options, "scoring_version": SCORING_VERSION,
+        "fingerprint": fingerprint(cohort, options), "counts": _counts(cohort, patients)}
+    # One model frame and row selection for every model; Table 1 and the change from
+    # baseline describe the patients the models analyse.
+    step_started = time.perf_counter()
+    selection = regression.selection_for(cohort, patients, population=population)
+    analysed = patients.loc[patients["study_id"].isin(selection.patients())]
+    timings["selection"] = time.perf_counter() - step_started
+    steps = [
+        ("table1", lambda: descriptives.table1(analysed, population=population)),
+        ("table2", lambda: regression.table2(cohort, patients, population=population,
+                                             reml=options["reml"], progress=beat,
+                                             selection=selection)),
+        ("change", lambda: descriptives.change_from_baseline(analysed)),
+        ("attrition", lambda: descriptives.attrition(patients)),
+    ]
+    for name, step in steps:
+        step_started = time.perf_counter()
+        results[name] = step()
+        timings[name] = time.perf_counter() - step_started
+        beat()
+    results["warnings"] = _warnings(results)
+    timings["total"] = time.perf_counter() - started
+    return results, {k: round(v, 4) for k, v in timings.items()}
+
+
+def _counts(cohort, patients) -> dict[str, int]:
+    both = patients["has_baseline"] & patients["has_followup"]
+    return {"administrations": int(len(cohort)), "patients": int(len(patients)),
+            "clinics": int(cohort["clinic"].nunique()), "completers": int(both.sum()),
+            "baseline_only": int((patients["has_baseline"] & ~patients["has_followup"]).sum())}
+
+
+def _warnings(results: Mapping[str, Any]) -> list[str]:
+    warnings = []
+    if results["counts"]["patients"] == 0:
+        warnings.append("No complete administrations to analyse.")
+    labels = {o["key"]: o["label"] for o in results["table2"]["outcomes"]}
+    variants = {v["key"]: v["label"] for v in results["table2"]["variants"]}
+    for model in results["table2"]["models"]:
+        where = f"{labels[model['outcome']]}, {variants[model['variant']]}"
+        if model["error"]:
+            warnings.append(f"{where}: not fitted: {model['error']}")
+        warnings.extend(f"{where}: {text}" for text in model["warnings"])
+    return warnings
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "scoring": SCORING_VERSION,
+                "analysis": ANALYSIS_VERSION}
+    for package in ("numpy", "pandas", "scipy", "statsmodels", "django", "celery"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = ""
+    return versions
