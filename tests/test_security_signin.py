@@ -53,7 +53,7 @@ def test_eleven_wrong_passwords_then_the_right_one_is_refused(client, nurse_a):
     response = _sign_in(client, "nurse_a", PASSWORD)
     assert response.status_code == 429
     assert not _signed_in(response)
-    assert "Sign-in locked" in response.text
+    assert "Sign-in locked" in response.text and "30 minutes after the last" in response.text
     assert "_auth_user_id" not in client.session
 
 
