@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from core.permissions import CAN_EDIT_CLINICAL, CAN_VIEW_STUDY, has_capability, user_roles
+from core.permissions import CAN_EDIT_CLINICAL, CAN_VIEW_STUDY, has_capability
 
 from .models import Clinic
 
@@ -27,7 +27,3 @@ def can_edit_clinical_data(*, user: AbstractBaseUser, clinic: Clinic) -> bool:
     """Nurses at the clinic and data managers change clinical data; nobody else does."""
     return has_capability(user, CAN_EDIT_CLINICAL, clinic=clinic)
 
-
-def has_role(*, user: AbstractBaseUser, roles: set[str] | frozenset[str]) -> bool:
-    """Kept for analysis/views.py until it asks core.permissions.has_capability."""
-    return bool(user_roles(user) & set(roles))

@@ -1,56 +1,52 @@
 """Researcher dashboard and statistician export pages (thin: parse, call, render).
 
-Who may do what (the issue leaves it open; chosen here):
-- the dashboard, its interview and data-quality pages: researchers, statisticians and data
-  managers; nurses get 403 (they have their clinic worklists), anonymous users the login;
-- the export page: the same roles (researchers read the codebook there), but the downloads
-  themselves are for statisticians and data managers only (403 for researchers);
-- "Refit now": every dashboard role (a refit is coalesced and harmless);
-- the study target (power calculation inputs) and a failed run's error: data managers;
-- interview records: researchers (who run the interviews) and data managers.
+Who may do what is core.permissions' policy:
+- the dashboard, its interview and data-quality pages, the export page (researchers read
+  the codebook there) and "Refit now": CAN_ANALYSE; nurses get 403 (they have their
+  clinic worklists), anonymous users the login;
+- the downloads themselves: CAN_DOWNLOAD (403 for researchers);
+- interview records: CAN_RECORD_INTERVIEWS;
+- the study target (power calculation inputs) and a failed run's error: CAN_MANAGE.
 """
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clinics.models import Role
-from clinics.selectors import has_role
+from core.permissions import (
+    CAN_ANALYSE,
+    CAN_DOWNLOAD,
+    CAN_MANAGE,
+    CAN_RECORD_INTERVIEWS,
+    has_capability,
+    require,
+    requires,
+)
 from patients.selectors import get_patient_for_user
 
 from .. import exports
 from . import dashboard, interviews, quality, records
 from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
 
-DASHBOARD_ROLES = frozenset({Role.RESEARCHER, Role.STATISTICIAN, Role.DATA_MANAGER})
-DOWNLOAD_ROLES = frozenset({Role.STATISTICIAN, Role.DATA_MANAGER})
-INTERVIEW_ROLES = frozenset({Role.RESEARCHER, Role.DATA_MANAGER})
-TARGET_ROLES = frozenset({Role.DATA_MANAGER})
-
-
-def _require(request: HttpRequest, roles: frozenset[str]) -> None:
-    if not has_role(user=request.user, roles=roles):
-        raise PermissionDenied("Your role does not give access to this page.")
-
 
 def _permissions(request: HttpRequest) -> dict[str, bool]:
     return {
-        "can_download": has_role(user=request.user, roles=DOWNLOAD_ROLES),
-        "can_edit_target": has_role(user=request.user, roles=TARGET_ROLES),
-        "can_record_interviews": has_role(user=request.user, roles=INTERVIEW_ROLES),
-        "can_see_errors": has_role(user=request.user, roles=TARGET_ROLES),
+        "can_download": has_capability(request.user, CAN_DOWNLOAD),
+        "can_edit_target": has_capability(request.user, CAN_MANAGE),
+        "can_record_interviews": has_capability(request.user, CAN_RECORD_INTERVIEWS),
+        "can_see_errors": has_capability(request.user, CAN_MANAGE),
     }
 
 
 @login_required
 @require_GET
+@requires(CAN_ANALYSE)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """Recruitment, Tables 1 and 2, plots and freshness: from the stored run."""
-    _require(request, DASHBOARD_ROLES)
     context = dashboard.dashboard_context(
         variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT))
     return render(request, "analysis/dashboard_detail.html",
@@ -59,8 +55,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(CAN_ANALYSE)
 def refit_now(request: HttpRequest) -> HttpResponse:
-    _require(request, DASHBOARD_ROLES)
     message = dashboard.refit_now(by=request.user)
     messages.success(request, message)
     return redirect("analysis:dashboard")
@@ -68,9 +64,9 @@ def refit_now(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(CAN_MANAGE)
 def target_edit(request: HttpRequest) -> HttpResponse:
     """A data manager changes the power calculation's inputs."""
-    _require(request, TARGET_ROLES)
     target = records.study_target_get()
     form = StudyTargetForm(request.POST or None, instance=target)
     if request.method == "POST" and form.is_valid():
@@ -91,14 +87,15 @@ def target_edit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(CAN_ANALYSE)
 def interview_list(request: HttpRequest) -> HttpResponse:
     """Table 3, the maximum-variation proposal and the interview records."""
-    _require(request, DASHBOARD_ROLES)
     rule_form = InterviewRuleForm(request.GET or None)
     sd_fraction, size = rule_form.values()
     contact_form = InterviewContactForm(request.POST or None)
     if request.method == "POST":
-        _require(request, INTERVIEW_ROLES)
+        require(request.user, CAN_RECORD_INTERVIEWS,
+                message="Your role does not give access to this page.")
         if contact_form.is_valid():
             saved = _save_contact(request, contact_form)
             if saved:
@@ -131,25 +128,25 @@ def _save_contact(request: HttpRequest, form: InterviewContactForm) -> bool:
 
 @login_required
 @require_GET
+@requires(CAN_ANALYSE)
 def quality_list(request: HttpRequest) -> HttpResponse:
-    _require(request, DASHBOARD_ROLES)
     return render(request, "analysis/quality_list.html", {"lists": quality.quality_lists()})
 
 
 @login_required
 @require_GET
+@requires(CAN_ANALYSE)
 def export_view(request: HttpRequest) -> HttpResponse:
     """The downloads, the codebook and the loading snippets."""
-    _require(request, DASHBOARD_ROLES)
     return render(request, "analysis/export_list.html", {
         **exports.export_page_context(user=request.user), **_permissions(request)})
 
 
 @login_required
 @require_GET
+@requires(CAN_DOWNLOAD)
 def download(request: HttpRequest, file: str) -> HttpResponse:
     """One export file; every download is logged."""
-    _require(request, DOWNLOAD_ROLES)
     if file not in exports.FILES:
         raise Http404("No such export.")
     filename, content_type = exports.FILES[file]
