@@ -1,8 +1,11 @@
-"""A demo-like cohort for the analysis tests, bulk-created through the models.
+"""Test data of the analysis tests: a demo-like cohort, bulk-created through the models.
 
-Answers are drawn from latent traits (partnership, self-management, pain) so that the
-PIH scores depend on partnership, as in the study; scores are computed by the project's
-scoring module (questionnaires.services.apply_scores), never typed in.
+The one cohort builder of analysis/, bench/ and the browser tests (users, single patients
+and administrations through the services: tests/factories.py; synthetic data frames for
+the fitter: fit_synthetic.py). Answers are drawn from latent traits (partnership,
+self-management, pain) so that the PIH scores depend on partnership, as in the study;
+scores are computed by the project's scoring module (questionnaires.services.apply_scores),
+never typed in.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from questionnaires.services import apply_scores
 GENDERS = ["male", "female"]
 ETHNICITIES = ["non_british", "white_british"]
 EDUCATIONS = ["none", "below_a_level", "a_level_or_above"]
+STAFF_NAME = "Nurse A"  # who took consent: no export may carry it
 
 
 def _clip(values: np.ndarray, low: int, high: int) -> list[int]:
@@ -51,7 +55,7 @@ def build_cohort(*, seed: int = 7, sizes: dict[str, int] | None = None,
             followed = rng.random() < followup_rate
             patient = Patient(
                 study_id=f"{code}-{number:03d}", clinic=clinic, consented_on=consented,
-                consent_form_version="v1", consent_taken_by="test",
+                consent_form_version="v1", consent_taken_by=STAFF_NAME,
                 age=int(np.clip(rng.normal(48, 14), 18, 90)),
                 gender=GENDERS[int(rng.random() < 0.67)],
                 ethnicity=ETHNICITIES[int(rng.random() < 0.8)],

@@ -4,11 +4,11 @@ import datetime as dt
 import pytest
 
 from analysis.stats.cohort import fingerprint, load_cohort, patients_wide
-from conftest import full_answers
 from patients.services import patient_withdraw
 from questionnaires.models import Administration
 from questionnaires.scoring import score_all
 from questionnaires.services import administration_save
+from tests.factories import full_answers
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from questionnaires.cohort_files.columns import EXPORT_COLUMNS
 from questionnaires.instruments import ITEM_CODES, SCORE_CODES
 from questionnaires.models import Administration, Timepoint
 
-from .dashboard_factories import build_cohort
+from .factories import STAFF_NAME, build_cohort
 
 
 def _download(client, user, file):
@@ -40,8 +40,11 @@ def _rows(content: bytes) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def cohort(make_patient, make_administration):
-    return build_cohort(make_patient, make_administration, n=6)
+def cohort(clinic_a):
+    patients = build_cohort(seed=6, sizes={"A": 6})
+    followed = Administration.objects.filter(timepoint=Timepoint.FOLLOWUP).count()
+    assert 0 < followed < len(patients)  # both kinds of row in the wide file
+    return patients
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -57,7 +60,7 @@ def test_cohort_csv_scores_equal_the_stored_scores(client, statistician, cohort)
     rows = _rows(content)
     stored = {(a.patient.study_id, a.timepoint): a
               for a in Administration.objects.select_related("patient")}
-    assert len(rows) == len(stored) == 9
+    assert len(rows) == len(stored) == Administration.objects.count() > 6
     for row in rows:
         admin = stored[(row["study_id"], row["timepoint"])]
         for code in SCORE_CODES:
@@ -162,12 +165,13 @@ def test_streamed_export_is_logged_with_its_row_count_when_it_ends(
     assert log.row_count is None                       # not finished yet
     b"".join(response.streaming_content)
     log.refresh_from_db()
-    assert log.row_count == 9
+    assert log.row_count == Administration.objects.count()
     assert log.options["completed"] is True
 
 
 def test_every_download_is_logged(client, data_manager, cohort):
-    for file, rows in (("wide_csv", 6), ("cohort_dta", 9), ("wide_dta", 6),
+    administrations = Administration.objects.count()
+    for file, rows in (("wide_csv", 6), ("cohort_dta", administrations), ("wide_dta", 6),
                        ("codebook_csv", len(cohort_columns()) + len(wide_columns()))):
         _download(client, data_manager, file)
         log = ExportLog.objects.order_by("-pk").first()
@@ -186,10 +190,10 @@ def test_snippets_name_every_column_with_a_type(client, statistician):
 
 
 def test_export_contains_no_consent_staff_names(client, statistician, cohort):
-    # "Nurse A" is who took consent (conftest): it must not leave the system.
+    assert Patient.objects.filter(consent_taken_by=STAFF_NAME).count() == len(cohort)
     for file in ("cohort_csv", "wide_csv"):
         _, content = _download(client, statistician, file)
-        assert b"Nurse A" not in content
+        assert STAFF_NAME.encode() not in content
 
 
 @pytest.mark.parametrize("user_fixture, status", [

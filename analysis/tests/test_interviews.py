@@ -199,7 +199,7 @@ def test_vectorised_proposal_equals_the_original_greedy(seed, size):
 # --- the page: Table 3's groups, queries independent of the cohort's size -------------
 
 def _completer(make_patient, make_administration, study_id, pih=6, **characteristics):
-    from conftest import full_answers
+    from tests.factories import full_answers
 
     patient = make_patient(study_id=study_id, **characteristics)
     make_administration(patient, "baseline", answers=full_answers(pih=4))

@@ -6,9 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analysis.pages import quality
-from conftest import full_answers
 from patients.services import patient_mark_lost
 from questionnaires.models import Administration
+from tests.factories import full_answers
 
 
 def _ago(days: int) -> dt.date:

@@ -9,11 +9,10 @@ from playwright.sync_api import expect
 
 from analysis.runs import services
 from analysis.tests.factories import build_cohort
-from questionnaires.cohort_csv import EXPORT_COLUMNS
+from questionnaires.cohort_files.columns import EXPORT_COLUMNS
 from questionnaires.instruments import SCORE_CODES
 from questionnaires.models import Administration
-
-from .conftest import axe_check, sign_in
+from tests.browser.pages import axe_check, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
