@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.audit import command_export_record
 from questionnaires.cohort_files.writer import write_cohort_csv
 
 
@@ -25,7 +26,8 @@ class Command(BaseCommand):
         "text a spreadsheet would run as a formula is prefixed with an apostrophe, as in the "
         "download. "
         "Patients whose withdrawal asks for their data to be removed are left out unless "
-        "--include-withdrawn-excluded. FILE '-' writes to standard output."
+        "--include-withdrawn-excluded. FILE '-' writes to standard output. Every run is "
+        "logged (core.CommandExportLog) with the operating-system user."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -41,16 +43,25 @@ class Command(BaseCommand):
             "include_withdrawn_excluded": options["include_withdrawn_excluded"],
             "include_drafts": options["include_drafts"],
         }
-        if options["file"] == "-":
+        count = None
+        try:
+            count = self._export(options["file"], export_options)
+        finally:  # logged whether it ends well or not, with the operating-system user
+            command_export_record(command="export_cohort", file=options["file"],
+                                  options=export_options, row_count=count,
+                                  completed=count is not None)
+
+    def _export(self, file: str, export_options: dict) -> int | None:
+        if file == "-":
             try:
-                write_cohort_csv(_Unterminated(self.stdout), **export_options)
+                return write_cohort_csv(_Unterminated(self.stdout), **export_options)
             except BrokenPipeError:  # e.g. piped into `head`: the reader has had enough
-                pass
-            return
-        path = Path(options["file"])
+                return None
+        path = Path(file)
         try:
             with path.open("w", encoding="utf-8", newline="") as stream:
                 count = write_cohort_csv(stream, **export_options)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror or exc}") from exc
         self.stdout.write(f"Wrote {count} rows to {path}.")
+        return count

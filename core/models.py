@@ -1,0 +1,25 @@
+"""The one audit table below every app: exports written by management commands.
+
+The web downloads are logged by the analysis (analysis.models.ExportLog, with the signed-in
+user); a command has no signed-in user and its app may not import the analysis, so its
+export is recorded here with the operating-system user who ran it (core.audit).
+"""
+from django.db import models
+
+
+class CommandExportLog(models.Model):
+    """An export written by a management command: who ran it, when, what, how many rows."""
+
+    os_user = models.CharField("operating-system user", max_length=150)
+    command = models.CharField("command", max_length=100)
+    file = models.CharField("file", max_length=300, help_text="'-' for standard output")
+    options = models.JSONField("options", default=dict, blank=True)
+    row_count = models.PositiveIntegerField("rows", null=True, blank=True)
+    created_at = models.DateTimeField("when", auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "command export"
+
+    def __str__(self) -> str:
+        return f"{self.command} {self.file} by {self.os_user} at {self.created_at:%Y-%m-%d %H:%M}"
