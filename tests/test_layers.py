@@ -11,9 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("core", "clinics", "patients", "questionnaires", "analysis")
 RANK = {app: rank for rank, app in enumerate(LAYERS)}
-# The data apps request a refit from analysis (patients/services.py,
-# questionnaires/services.py, and the cohort import and demo seed) until core defines the
-# refit signal; this exception goes away with it.
+# questionnaires/services.py, the cohort import and the demo seed still import the shim
+# analysis/refit.py (which calls core.signals.data_changed); this exception and the shim
+# go when they call core.signals.data_changed themselves.
 ALLOWED_MODULES = {"analysis.refit"}
 
 
