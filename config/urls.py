@@ -8,6 +8,7 @@ from django.urls import URLPattern, include, path
 
 from clinics import urls as clinics_urls
 from clinics.views import home
+from core.otp import views as two_factor
 from core.views import health, when_password_reset_offered
 from patients import urls as patients_urls
 from questionnaires import urls as questionnaires_urls
@@ -28,6 +29,10 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include(_sign_in_pages())),
+    path("accounts/two-factor/", two_factor.verify, name="two_factor_verify"),
+    path("accounts/two-factor/setup/", two_factor.setup, name="two_factor_setup"),
+    path("accounts/two-factor/recovery-codes/", two_factor.recovery_codes,
+         name="two_factor_recovery_codes"),
     path("", home, name="home"),
     path("", include(([*clinics_urls.urlpatterns, *questionnaires_urls.clinic_pages],
                       "clinics"))),

@@ -1,5 +1,5 @@
-"""Session limits (an idle timeout and an absolute lifetime, checked on the server) and no
-caching of what a signed-in user sees.
+"""Session limits (an idle timeout and an absolute lifetime, checked on the server), no
+caching of what a signed-in user sees, and no page before the second factor.
 
 The cookie's own expiry (SESSION_COOKIE_AGE, refreshed on every request) is only a hint to
 the browser; these checks are what a shared clinic desktop relies on. Both limits are read
@@ -17,9 +17,12 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import urlencode
+
+from core.otp.policy import step_owed
+from core.otp.views import step_url
 
 STARTED_KEY = "paincohort_session_started"
 LAST_SEEN_KEY = "paincohort_last_seen"
@@ -92,3 +95,37 @@ class NoStoreForSignedInMiddleware:
             add_never_cache_headers(response)
             patch_cache_control(response, private=True)
         return response
+
+
+class TwoFactorMiddleware:
+    """Until the second factor is given, a signed-in user gets only the sign-in and
+    sign-out pages, the two-factor pages, password reset and /health/: every other page
+    (the admin's too) redirects to the code page, or to the set-up page for a user who
+    must add an authenticator (core.otp.policy.step_owed).
+
+    Placed after django-otp's OTPMiddleware (which tells whether the session is verified)
+    and after SessionTimeoutMiddleware. Costs no query for a verified session.
+    """
+
+    OPEN_PAGES = frozenset({
+        "login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
+        "password_reset_complete", "health", "two_factor_verify", "two_factor_setup",
+        "admin:logout",
+    })
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        step = step_owed(request.user)
+        if step and not self._open(request.path_info):
+            return redirect(step_url(step, request.get_full_path()))
+        return self.get_response(request)
+
+    def _open(self, path: str) -> bool:
+        if path.startswith("/" + settings.STATIC_URL.lstrip("/")):
+            return True
+        try:
+            return resolve(path).view_name in self.OPEN_PAGES
+        except Resolver404:
+            return False

@@ -31,7 +31,11 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
+    "core.otp",  # after django-otp's plugins: its admin module replaces theirs
     "clinics",
     "patients",
     "questionnaires",
@@ -45,9 +49,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "core.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "core.middleware.SessionTimeoutMiddleware",
+    # After OTPMiddleware and the session limits: no page before the second factor.
+    "core.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -137,6 +144,20 @@ AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip_address"
 # (1 behind docker-compose's Caddy). 0: the address is the socket's (REMOTE_ADDR), and a
 # client's own X-Forwarded-For is ignored.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Two-factor sign-in (django-otp, core/otp/): after the password, a code from an
+# authenticator app (TOTP) or one of TWO_FACTOR_RECOVERY_CODES recovery codes (each used
+# once). Required for researchers, statisticians, data managers and staff, and for nurses
+# unless TWO_FACTOR_REQUIRED_FOR_NURSES is off; a user who has an authenticator is always
+# asked. TWO_FACTOR_REQUIRED=False turns the second factor off for everyone (the test
+# suite; never a real study). TWO_FACTOR_MAX_FAILURES wrong codes sign the session out;
+# every wrong code also counts as a failed sign-in towards AXES_FAILURE_LIMIT.
+TWO_FACTOR_REQUIRED = env.bool("TWO_FACTOR_REQUIRED", default=True)
+TWO_FACTOR_REQUIRED_FOR_NURSES = env.bool("TWO_FACTOR_REQUIRED_FOR_NURSES", default=True)
+TWO_FACTOR_MAX_FAILURES = env.int("TWO_FACTOR_MAX_FAILURES", default=5)
+TWO_FACTOR_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="PainCohort")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Mail (password reset). EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587,
 # from the environment; without it mails are printed on the console (`make run`).

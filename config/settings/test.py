@@ -9,3 +9,7 @@ STORAGES = {
 # Static files come from the finders in tests (no collectstatic), so WhiteNoise must not
 # look for STATIC_ROOT at start-up.
 WHITENOISE_AUTOREFRESH = True
+# The second factor is off for the suite (tests sign in with client.force_login); the
+# two-factor tests turn it on with the `settings` fixture.
+TWO_FACTOR_REQUIRED = False
+TWO_FACTOR_REQUIRED_FOR_NURSES = False
