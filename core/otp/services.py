@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import django_otp
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
@@ -31,6 +31,8 @@ AUTHENTICATOR_NAME = "Authenticator app"
 RECOVERY_NAME = "Recovery codes"
 FAILURES_KEY = "paincohort_two_factor_failures"
 NEW_CODES_KEY = "paincohort_two_factor_new_codes"
+# Printed by `manage.py seed_demo` for the demo logins: public, so never on a real study.
+DEMO_TWO_FACTOR_KEY = "PAINCOHORTDEMOKEYNOTFORREALUSE22"
 
 
 @dataclass(frozen=True)
@@ -103,13 +105,15 @@ def recovery_codes_replace(user) -> list[str]:
     return codes
 
 
-def demo_authenticators(users, base32_key: str) -> None:
-    """Demo logins only (seed_demo): a confirmed authenticator with a published key."""
-    hex_key = base64.b32decode(base32_key).hex()
-    for user in users:
-        TOTPDevice.objects.update_or_create(
-            user=user, name=f"{AUTHENTICATOR_NAME} (demo key)",
-            defaults={"key": hex_key, "confirmed": True})
+def demo_authenticators(usernames) -> str:
+    """Demo logins only (seed_demo, which refuses to run without DEBUG): an authenticator
+    with the published DEMO_TWO_FACTOR_KEY for each user who has none. Returns the key."""
+    hex_key = base64.b32decode(DEMO_TWO_FACTOR_KEY).hex()
+    for user in get_user_model().objects.filter(username__in=list(usernames)):
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            TOTPDevice.objects.create(user=user, name=f"{AUTHENTICATOR_NAME} (demo key)",
+                                      key=hex_key, confirmed=True)
+    return DEMO_TWO_FACTOR_KEY
 
 
 def _device_for(user, code: str):

@@ -278,3 +278,23 @@ def test_next_never_leaves_the_site(client, researcher):
     sign_in(client, researcher)
     response = enter_code(client, code_for(device.key), "https://evil.example/")
     assert response["Location"] == reverse("home")
+
+
+def test_the_demo_logins_sign_in_with_the_printed_key(client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("seed_demo", "--force", "--no-refit", "--patients=6", "--clinics=2",
+                 "--end-date=2024-06-30", "--password=demo-password-12", stdout=out)
+    printed = re.search(r"^  ((?:[A-Z2-7]{4} ){7}[A-Z2-7]{4})$", out.getvalue(), re.M).group(1)
+    key_hex = base64.b32decode(printed.replace(" ", "")).hex()
+    assert "DEMO-ONLY" in out.getvalue()
+    assert client.post(reverse("login"), {"username": "researcher",
+                                          "password": "demo-password-12"}).status_code == 302
+    assert owes(client.get(reverse("home"))) == "verify"
+    assert owes(enter_code(client, code_for(key_hex))) == ""
+    # Printing again (make run: seed_demo --if-empty) adds no second authenticator.
+    call_command("seed_demo", "--force", "--if-empty", stdout=StringIO())
+    assert TOTPDevice.objects.filter(user__username="researcher").count() == 1

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic, Membership, Role
+from core.otp.services import demo_authenticators
 from patients.models import Patient
 from questionnaires.cohort_files.batching import batched
 from questionnaires.cohort_files.loader import (
@@ -113,6 +114,19 @@ class Command(BaseCommand):
         for username, role in logins:
             self.stdout.write(f"  {username.ljust(width)}  {role}")
         self.stdout.write("The data manager can also use the admin at /admin/.")
+        self._print_two_factor(username for username, _ in logins)
+
+    def _print_two_factor(self, usernames) -> None:
+        # The demo logins need their second factor: one published key, for demos only.
+        key = demo_authenticators(usernames)
+        grouped = " ".join(key[start:start + 4] for start in range(0, len(key), 4))
+        self.stdout.write("")
+        self.stdout.write("Two-factor sign-in: after the password, each demo login asks for a "
+                          "6-digit code. Add this DEMO-ONLY key to an authenticator app "
+                          "(time-based, 6 digits, 30 s); one entry serves every demo login:")
+        self.stdout.write(self.style.WARNING(f"  {grouped}"))
+        if not settings.TWO_FACTOR_REQUIRED:
+            self.stdout.write("(TWO_FACTOR_REQUIRED is off here: no code will be asked.)")
 
 
 def _store(cohort: DemoCohort, *, password: str, seed: int) -> list[tuple[str, str]]:
