@@ -19,7 +19,7 @@ for model in (TOTPDevice, StaticDevice):
 class DeviceAdmin(ReadOnly, admin.ModelAdmin):
     """A user's authenticator or recovery codes: no key, no code shown."""
 
-    allow_delete = True
+    allow_delete = True  # deleting a user's devices resets their second factor
     list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
     list_filter = ["confirmed"]
     search_fields = ["user__username"]

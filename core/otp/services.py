@@ -105,6 +105,14 @@ def recovery_codes_replace(user) -> list[str]:
     return codes
 
 
+def two_factor_reset(user) -> None:
+    """A lost phone: the user's authenticator and recovery codes are removed, so the next
+    sign-in sets up a new authenticator. A data manager's act, after checking who asks."""
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    log.warning("Second factor reset for %s", user.get_username())
+
+
 def demo_authenticators(usernames) -> str:
     """Demo logins only (seed_demo, which refuses to run without DEBUG): an authenticator
     with the published DEMO_TWO_FACTOR_KEY for each user who has none. Returns the key."""

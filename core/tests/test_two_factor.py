@@ -298,3 +298,14 @@ def test_the_demo_logins_sign_in_with_the_printed_key(client):
     # Printing again (make run: seed_demo --if-empty) adds no second authenticator.
     call_command("seed_demo", "--force", "--if-empty", stdout=StringIO())
     assert TOTPDevice.objects.filter(user__username="researcher").count() == 1
+
+
+def test_after_a_reset_the_next_sign_in_sets_up_a_new_authenticator(client, researcher):
+    from core.otp.services import two_factor_reset
+
+    add_authenticator(researcher, recovery=RECOVERY)
+    two_factor_reset(researcher)
+    sign_in(client, researcher)
+    assert owes(client.get(reverse("analysis:dashboard"))) == "setup"
+    assert owes(enter_code(client, RECOVERY[0])) == "setup"  # old codes are gone
+    assert owes(client.get(reverse("analysis:dashboard"))) == "setup"
