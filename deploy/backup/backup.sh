@@ -20,6 +20,7 @@ case $BACKUP_KEEP_DAYS in
     ""|*[!0-9]*) die "BACKUP_KEEP_DAYS must be a whole number of days (0: keep all)" ;;
 esac
 
+kind=$(database_kind)
 umask 077
 mkdir -p "$BACKUP_DIR"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -52,7 +53,6 @@ if check != "ok":
 PY
 }
 
-kind=$(database_kind)
 "backup_$kind"
 # Only a complete backup gets its final name (a failed run leaves a .partial).
 mv "$target.partial" "$target"
