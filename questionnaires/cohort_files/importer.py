@@ -10,6 +10,8 @@ name>".
 """
 from __future__ import annotations
 
+import tempfile
+from array import array
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -26,7 +28,17 @@ from ..instruments import ITEM_CODES
 from ..models import Administration, AdministrationStatus, PihFormVersion, Timepoint
 from .batching import batched
 from .loader import analyze, insert_with_history, scored
-from .reader import CohortImportError, ErrorList, Row, validate_cohort
+from .reader import (
+    CohortImportError,
+    ErrorList,
+    KnownPatient,
+    PatientSummaries,
+    Row,
+    clinics_by_code,
+    max_bytes,
+    read_rows,
+    validate_cohort,
+)
 
 IMPORTED_CONSENT_FORM_VERSION = "imported"
 WRITE_BATCH = 20_000
@@ -51,13 +63,14 @@ class ImportSummary:
                 f"{self.followups_completed} follow-ups completed).")
 
 
-def _new_patient(rows: list[Row], *, by_id: int | None, source: str) -> dict:
-    first = rows[0]
-    timepoints = {row.timepoint: row.administered_on for row in rows}
+def _new_patient(summaries: PatientSummaries, number: int, study_id: str, *,
+                 by_id: int | None, source: str) -> dict:
+    first = summaries.first(number)
+    timepoints = {timepoint: on for _, timepoint, on in summaries.timepoints(number)}
     consented_on = timepoints.get(Timepoint.BASELINE) or min(timepoints.values())
     completed = Timepoint.FOLLOWUP in timepoints
     return {
-        "study_id": first.study_id, "clinic_id": first.clinic.pk, "consented_on": consented_on,
+        "study_id": study_id, "clinic_id": first.clinic.pk, "consented_on": consented_on,
         "consent_form_version": IMPORTED_CONSENT_FORM_VERSION,
         "consent_taken_by": f"import from {source}"[:150], "created_by_id": by_id,
         "followup_status": FollowUpStatus.COMPLETED if completed else FollowUpStatus.ACTIVE,
@@ -73,38 +86,76 @@ def _administration(row: Row, patient_id: int, by_id: int | None) -> dict:
             **answers, **scored(answers, PihFormVersion.CURRENT)}
 
 
-def _write(rows: list[Row], by_patient: dict[str, list[Row]], existing: dict[str, Patient], *,
-           by: AbstractBaseUser | None, source: str) -> int:
-    """Write patients, administrations and their history; return follow-ups completed."""
+class _FileChanged(Exception):
+    """The file read for the write is not the one validated."""
+
+
+def _write(stream: TextIO, summaries: PatientSummaries, existing: dict[str, KnownPatient], *,
+           clinics: dict[str, Clinic], by: AbstractBaseUser | None, source: str) -> int:
+    """Write patients, administrations (the file read a second time, a batch at a time)
+    and their history; return follow-ups completed."""
     reason = f"imported from {source}"
     by_id = by.pk if by is not None else None
-    patient_ids = {study_id: patient.pk for study_id, patient in existing.items()}
-    new = [(study_id, _new_patient(patient_rows, by_id=by_id, source=source))
-           for study_id, patient_rows in by_patient.items() if study_id not in existing]
+    patient_ids = array("q", [0]) * len(summaries)  # by patient number
+    highest = _write_new_patients(summaries, existing, patient_ids, by_id=by_id,
+                                  source=source, reason=reason)
+    _write_administrations(stream, summaries, patient_ids, clinics=clinics, by_id=by_id,
+                           reason=reason)
+    _advance_study_id_counters(highest, by=by, reason=reason)
+    return _complete_existing_followups(summaries, existing, by=by, reason=reason)
+
+
+def _write_new_patients(summaries: PatientSummaries, existing: dict[str, KnownPatient],
+                        patient_ids: array, *, by_id: int | None, source: str,
+                        reason: str) -> dict[int, int]:
+    """Insert the new patients a batch at a time, fill `patient_ids` (existing patients'
+    too); return each clinic's highest imported study-ID number of its own pattern."""
+    for study_id, patient in existing.items():
+        patient_ids[summaries.index[study_id]] = patient.pk
+    new = ((number, study_id) for study_id, number in summaries.index.items()
+           if study_id not in existing)
+    codes = {clinic.pk: clinic.code for clinic in Clinic.objects.all()}
+    highest: dict[int, int] = {}
     for batch in batched(new, WRITE_BATCH):
-        ids = insert_with_history(Patient, [values for _, values in batch],
-                                  change_reason=reason, history_user_id=by_id)
-        patient_ids.update(zip((study_id for study_id, _ in batch), ids, strict=True))
+        values = [_new_patient(summaries, number, study_id, by_id=by_id, source=source)
+                  for number, study_id in batch]
+        ids = insert_with_history(Patient, values, change_reason=reason,
+                                  history_user_id=by_id)
+        for (number, study_id), pk, patient in zip(batch, ids, values, strict=True):
+            patient_ids[number] = pk
+            _note_study_id(highest, study_id, patient["clinic_id"], codes)
+    return highest
+
+
+def _note_study_id(highest: dict[int, int], study_id: str, clinic_id: int,
+                   codes: dict[int, str]) -> None:
+    prefix, _, number = study_id.rpartition("-")
+    if prefix == codes.get(clinic_id) and number.isdigit():
+        highest[clinic_id] = max(highest.get(clinic_id, 0), int(number))
+
+
+def _write_administrations(stream: TextIO, summaries: PatientSummaries, patient_ids: array, *,
+                           clinics: dict[str, Clinic], by_id: int | None,
+                           reason: str) -> None:
+    errors = ErrorList()
+    rows = read_rows(stream, clinics, errors)
+    count = 0
     for batch in batched(rows, WRITE_BATCH):
+        if errors or not all(summaries.matches(row) for row in batch):
+            raise _FileChanged
+        count += len(batch)
         insert_with_history(Administration,
-                            [_administration(row, patient_ids[row.study_id], by_id)
-                             for row in batch],
+                            [_administration(row, patient_ids[summaries.index[row.study_id]],
+                                             by_id) for row in batch],
                             change_reason=reason, history_user_id=by_id)
-    _advance_study_id_counters(new, by=by, reason=reason)
-    return _complete_existing_followups(by_patient, existing, by=by, reason=reason)
+    if errors or count != summaries.rows:
+        raise _FileChanged
 
 
-def _advance_study_id_counters(new: list[tuple[str, dict]], *, by: AbstractBaseUser | None,
+def _advance_study_id_counters(highest: dict[int, int], *, by: AbstractBaseUser | None,
                                reason: str) -> None:
     """Move each clinic's study-ID counter past imported IDs of its own pattern (A-017), so
     the next enrolment does not step through every imported number one query at a time."""
-    highest: dict[int, int] = {}
-    codes = {clinic.pk: clinic.code for clinic in Clinic.objects.all()}
-    for study_id, values in new:
-        prefix, _, number = study_id.rpartition("-")
-        if prefix == codes.get(values["clinic_id"]) and number.isdigit():
-            clinic_id = values["clinic_id"]
-            highest[clinic_id] = max(highest.get(clinic_id, 0), int(number))
     for clinic in Clinic.objects.select_for_update().filter(pk__in=list(highest)):
         if clinic.next_patient_number <= highest[clinic.pk]:
             clinic.next_patient_number = highest[clinic.pk] + 1
@@ -112,22 +163,40 @@ def _advance_study_id_counters(new: list[tuple[str, dict]], *, by: AbstractBaseU
             clinic.save(update_fields=["next_patient_number"])
 
 
-def _complete_existing_followups(by_patient: dict[str, list[Row]],
-                                 existing: dict[str, Patient], *, by: AbstractBaseUser | None,
-                                 reason: str) -> int:
+def _complete_existing_followups(summaries: PatientSummaries,
+                                 existing: dict[str, KnownPatient], *,
+                                 by: AbstractBaseUser | None, reason: str) -> int:
     """Existing patients whose follow-up arrives with the file are now completed."""
-    changed = []
-    for study_id, patient in existing.items():
-        has_followup = any(row.timepoint == Timepoint.FOLLOWUP for row in by_patient[study_id])
-        if has_followup and patient.followup_status != FollowUpStatus.COMPLETED:
+    to_complete = [patient.pk for study_id, patient in existing.items()
+                   if summaries.has(summaries.index[study_id], Timepoint.FOLLOWUP)
+                   and patient.followup_status != FollowUpStatus.COMPLETED]
+    for pks in batched(to_complete, WRITE_BATCH):
+        changed = list(Patient.objects.filter(pk__in=pks))
+        for patient in changed:
             patient.followup_status, patient.lost_reason = FollowUpStatus.COMPLETED, ""
             patient._history_user = by
-            changed.append(patient)
-    if changed:
         bulk_update_with_history(changed, Patient, ["followup_status", "lost_reason"],
                                  batch_size=WRITE_BATCH, default_user=by,
                                  default_change_reason=f"follow-up completed ({reason})")
-    return len(changed)
+    return len(to_complete)
+
+
+def _rewindable(stream: TextIO) -> TextIO:
+    """The stream itself if it can be read again, else a temporary copy (at most one
+    character past the size limit, so that the limit is still reported)."""
+    if stream.seekable():
+        return stream
+    copy = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+    copy.write(stream.read(max_bytes() + 1))
+    copy.seek(0)
+    return copy
+
+
+def _file_changed_error(source: str) -> CohortImportError:
+    errors = ErrorList()
+    errors.add(1, "", f"{source} changed during the import; nothing was written, run the "
+                      "import again")
+    return CohortImportError(errors)
 
 
 def import_cohort(*, stream: TextIO, source: str, by: AbstractBaseUser | None = None,
@@ -138,19 +207,25 @@ def import_cohort(*, stream: TextIO, source: str, by: AbstractBaseUser | None = 
     CohortImportError, listing every error with line and column, when anything is wrong;
     then nothing is written. A refit is requested once, after the import commits.
     """
+    stream = _rewindable(stream)
+    start = stream.tell()
     try:
         with transaction.atomic():
-            rows, by_patient, existing = validate_cohort(stream)
+            clinics = clinics_by_code()
+            summaries, existing = validate_cohort(stream, clinics)
             summary = ImportSummary(
-                rows=len(rows), patients_created=len(by_patient) - len(existing),
-                patients_existing=len(existing), administrations_created=len(rows),
+                rows=summaries.rows, patients_created=len(summaries) - len(existing),
+                patients_existing=len(existing), administrations_created=summaries.rows,
                 followups_completed=0, dry_run=dry_run)
             if dry_run:
                 return summary
+            stream.seek(start)
             summary.followups_completed = _write(
-                rows, by_patient, existing, by=by, source=source)
-            refit_request_after_commit(reason=f"{len(rows)} administrations imported "
+                stream, summaries, existing, clinics=clinics, by=by, source=source)
+            refit_request_after_commit(reason=f"{summaries.rows} administrations imported "
                                               f"from {source}")
+    except _FileChanged:
+        raise _file_changed_error(source) from None
     except IntegrityError as exc:
         # Someone saved the same patient or administration between our check and our
         # write; the transaction is rolled back, so a second run sees their data.

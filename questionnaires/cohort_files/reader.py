@@ -18,9 +18,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -93,7 +94,7 @@ class CohortImportError(Exception):
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One validated (or partly invalid) data row of the file."""
 
@@ -297,29 +298,160 @@ def _csv_message(exc: csv.Error) -> str:
     return str(exc)
 
 
-def _read_rows(stream: TextIO, clinics: dict[str, Clinic], errors: ErrorList) -> list[Row]:
+def read_rows(stream: TextIO, clinics: dict[str, Clinic], errors: ErrorList) -> Iterator[Row]:
+    """The file's data rows, parsed and cell-checked one at a time (a generator: the caller
+    decides what to keep of each, so memory does not grow with the file)."""
     lines = _csv_rows(stream, errors)
     _, header = next(lines, (1, None))
     if header is None:
         if not errors:
             errors.add(1, "", "the file is empty (a header row is required)")
-        return []
+        return
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
     positions = _check_header(header, errors)
     if errors:
-        return []  # without a sound header the cells cannot be told apart
-    parse_date, width, rows = _DateParser(), len(header), []
+        return  # without a sound header the cells cannot be told apart
+    parse_date, width, count = _DateParser(), len(header), 0
     for line, cells in lines:
         if not cells:
             continue  # a blank line
         if len(cells) != width:
             errors.add(line, "", f"{len(cells)} fields, the header has {width}")
             continue
-        rows.append(_parse_row(cells, line, positions, clinics, parse_date, errors))
-    if not rows and not errors:
+        count += 1
+        yield _parse_row(cells, line, positions, clinics, parse_date, errors)
+    if not count and not errors:
         errors.add(1, "", "the file has a header but no data rows")
-    return rows
+
+
+# -- what is kept of each patient ----------------------------------------------------------
+
+class _Codes:
+    """The values a column can take, as small integer codes (-1: the cell was invalid), so
+    that a patient's columns fit in a few bytes of an array."""
+
+    def __init__(self, values: Iterable[object]) -> None:
+        self.values = list(dict.fromkeys(values))
+        self.codes = {value: code for code, value in enumerate(self.values)}
+
+    def code(self, value: object) -> int:
+        return -1 if value is _INVALID else self.codes[value]
+
+    def value(self, code: int) -> object:
+        return _INVALID if code < 0 else self.values[code]
+
+
+_CHARACTERISTIC_CODES = [_Codes(_CHARACTERISTIC_TABLES[c.code].values()) for c in CHARACTERISTICS]
+_NO_DATE = 0  # an unreadable date (a real date's ordinal is at least 1)
+
+
+class PatientSummaries:
+    """What the cross-row checks and the write need of each patient in the file, instead of
+    its rows: the first row's line, clinic and characteristics, and each timepoint's line
+    and date, in arrays indexed by the patient's number (file order). Rows repeating a
+    timepoint (an error already) are kept aside, so their checks stay those of every row.
+    About 150 bytes a patient, most of it the study ID and its dict entry."""
+
+    def __init__(self, clinics: dict[str, Clinic]) -> None:
+        self.index: dict[str, int] = {}
+        self.rows = 0
+        self._clinics = _Codes(clinics.values())
+        self._first_line = array("q")
+        self._clinic = array("h")
+        self._characteristics = array("h")  # len(CHARACTERISTICS) codes a patient
+        self._line = {timepoint: array("q") for timepoint in Timepoint.values}  # 0: none
+        self._date = {timepoint: array("l") for timepoint in Timepoint.values}
+        self.repeated: list[tuple[int, int, str, object]] = []  # (patient, line, tp, date)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def add(self, row: Row, errors: ErrorList) -> None:
+        """Keep what the checks need of a row; report a repeated timepoint or patient-level
+        columns that disagree with the patient's first row."""
+        self.rows += 1
+        if not row.study_id:
+            return
+        number = self.index.get(row.study_id)
+        if number is None:
+            number = self._new(row)
+        else:
+            _check_agrees(self.first(number), row, errors)
+        if row.timepoint is _INVALID:
+            return
+        first_line = self._line[row.timepoint][number]
+        if first_line:
+            errors.add(row.line, "timepoint", f"{row.study_id} has a second {row.timepoint} "
+                                              f"(first on line {first_line})")
+            self.repeated.append((number, row.line, row.timepoint, row.administered_on))
+            return
+        self._line[row.timepoint][number] = row.line
+        self._date[row.timepoint][number] = (_NO_DATE if row.administered_on is _INVALID
+                                             else row.administered_on.toordinal())
+
+    def _new(self, row: Row) -> int:
+        number = self.index[row.study_id] = len(self.index)
+        self._first_line.append(row.line)
+        self._clinic.append(self._clinics.code(row.clinic))
+        self._characteristics.extend(codes.code(value) for codes, value
+                                     in zip(_CHARACTERISTIC_CODES, row.characteristics,
+                                            strict=True))
+        for timepoint in Timepoint.values:
+            self._line[timepoint].append(0)
+            self._date[timepoint].append(_NO_DATE)
+        return number
+
+    def first(self, number: int) -> Row:
+        """The patient's first row, without its answers (line, clinic, characteristics)."""
+        width = len(CHARACTERISTICS)
+        codes = self._characteristics[number * width:(number + 1) * width]
+        characteristics = tuple(c.value(code) for c, code in zip(_CHARACTERISTIC_CODES, codes,
+                                                                 strict=True))
+        return Row(self._first_line[number], "", self._clinics.value(self._clinic[number]),
+                   _INVALID, _INVALID, characteristics, ())
+
+    def timepoints(self, number: int) -> list[tuple[int, str, object]]:
+        """(line, timepoint, date) of the patient's rows with a valid timepoint, in file
+        order; the date is _INVALID if unreadable."""
+        found = [(self._line[tp][number], tp, self._date_of(self._date[tp][number]))
+                 for tp in Timepoint.values if self._line[tp][number]]
+        found += [(line, tp, on) for patient, line, tp, on in self._repeated_of(number)]
+        return sorted(found, key=lambda item: item[0])
+
+    def _repeated_of(self, number: int) -> list[tuple[int, int, str, object]]:
+        if not self.repeated:
+            return []
+        if not hasattr(self, "_repeated_by_patient"):
+            self._repeated_by_patient: dict[int, list] = {}
+            for item in self.repeated:
+                self._repeated_by_patient.setdefault(item[0], []).append(item)
+        return self._repeated_by_patient.get(number, [])
+
+    @staticmethod
+    def _date_of(ordinal: int) -> object:
+        return _INVALID if ordinal == _NO_DATE else dt.date.fromordinal(ordinal)
+
+    def has(self, number: int, timepoint: str) -> bool:
+        return self._line[timepoint][number] != 0
+
+    def matches(self, row: Row) -> bool:
+        """Whether a row read again is the one this summary kept (the file did not change
+        in between): its patient, line, timepoint and date."""
+        number = self.index.get(row.study_id)
+        if number is None or row.timepoint is _INVALID or row.administered_on is _INVALID:
+            return False
+        return (self._line[row.timepoint][number] == row.line
+                and self._date[row.timepoint][number] == row.administered_on.toordinal())
+
+
+def summarise(stream: TextIO, clinics: dict[str, Clinic], errors: ErrorList
+              ) -> PatientSummaries:
+    """Read the file once, keeping only the per-patient summary (never the rows)."""
+    summaries = PatientSummaries(clinics)
+    for row in read_rows(stream, clinics, errors):
+        summaries.add(row, errors)
+    return summaries
 
 
 # -- checks across rows and against the database -------------------------------------------
@@ -335,25 +467,6 @@ def _shown(value: object) -> str:
     return "empty" if value is None or value == "" else str(value)
 
 
-def _check_file_consistency(rows: list[Row], errors: ErrorList) -> dict[str, list[Row]]:
-    """Duplicate timepoints and disagreeing patient-level columns within the file."""
-    by_patient: dict[str, list[Row]] = {}
-    for row in rows:
-        if row.study_id:
-            by_patient.setdefault(row.study_id, []).append(row)
-    for study_id, patient_rows in by_patient.items():
-        first, seen = patient_rows[0], {}
-        for row in patient_rows:
-            if row.timepoint in seen:
-                errors.add(row.line, "timepoint", f"{study_id} has a second {row.timepoint} "
-                                                  f"(first on line {seen[row.timepoint].line})")
-            elif row.timepoint is not _INVALID:
-                seen[row.timepoint] = row
-            if row is not first:
-                _check_agrees(first, row, errors)
-    return by_patient
-
-
 def _check_agrees(first: Row, row: Row, errors: ErrorList) -> None:
     for (name, expected), (_, value) in zip(_patient_columns(first), _patient_columns(row),
                                             strict=True):
@@ -362,15 +475,39 @@ def _check_agrees(first: Row, row: Row, errors: ErrorList) -> None:
                                        f"line {first.line} (patient-level columns must agree)")
 
 
-def _existing_patients(study_ids: list[str]) -> dict[str, Patient]:
-    found: dict[str, Patient] = {}
+class KnownPatient(NamedTuple):
+    """What the import reads of a patient already in the database (a tuple, not a model
+    instance: a file may name hundreds of thousands of them)."""
+
+    pk: int
+    study_id: str
+    clinic: Clinic
+    consented_on: dt.date
+    followup_status: str
+    characteristics: tuple
+
+    def __getattr__(self, name: str) -> object:  # the characteristics by their codes
+        try:
+            return self.characteristics[CHARACTERISTIC_CODES.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
+
+
+def _existing_patients(study_ids: list[str]) -> dict[str, KnownPatient]:
+    clinics = Clinic.objects.in_bulk()
+    found: dict[str, KnownPatient] = {}
     for chunk in batched(study_ids, QUERY_CHUNK):
-        for patient in Patient.objects.filter(study_id__in=chunk).select_related("clinic"):
-            found[patient.study_id] = patient
+        rows = Patient.objects.filter(study_id__in=chunk).values_list(
+            "pk", "study_id", "clinic_id", "consented_on", "followup_status",
+            *CHARACTERISTIC_CODES)
+        for pk, study_id, clinic_id, consented_on, status, *characteristics in rows:
+            found[study_id] = KnownPatient(pk, study_id, clinics[clinic_id], consented_on,
+                                           status, tuple(characteristics))
     return found
 
 
-def _existing_administrations(patients: Iterable[Patient]) -> dict[int, dict[str, dt.date]]:
+def _existing_administrations(patients: Iterable[KnownPatient]
+                              ) -> dict[int, dict[str, dt.date]]:
     """{patient id: {timepoint: date}} for the given patients."""
     found: dict[int, dict[str, dt.date]] = {}
     for chunk in batched([patient.pk for patient in patients], QUERY_CHUNK):
@@ -381,7 +518,7 @@ def _existing_administrations(patients: Iterable[Patient]) -> dict[int, dict[str
     return found
 
 
-def _withdrawn(patients: Iterable[Patient]) -> set[int]:
+def _withdrawn(patients: Iterable[KnownPatient]) -> set[int]:
     withdrawn: set[int] = set()
     for chunk in batched([patient.pk for patient in patients], QUERY_CHUNK):
         withdrawn.update(Withdrawal.objects.filter(patient_id__in=chunk)
@@ -389,12 +526,12 @@ def _withdrawn(patients: Iterable[Patient]) -> set[int]:
     return withdrawn
 
 
-def _check_against_database(by_patient: dict[str, list[Row]], existing: dict[str, Patient],
+def _check_against_database(summaries: PatientSummaries, existing: dict[str, KnownPatient],
                             stored: dict[int, dict[str, dt.date]], errors: ErrorList) -> None:
     withdrawn = _withdrawn(existing.values())
     for study_id, patient in existing.items():
-        rows = by_patient[study_id]
-        first = rows[0]
+        number = summaries.index[study_id]
+        first = summaries.first(number)
         for name, value in _patient_columns(first):
             if value is not _INVALID and getattr(patient, name) != value:
                 errors.add(first.line, name, f"{study_id} exists in the database with "
@@ -403,97 +540,100 @@ def _check_against_database(by_patient: dict[str, list[Row]], existing: dict[str
         if patient.pk in withdrawn:
             errors.add(first.line, "study_id", f"{study_id} has withdrawn consent; no data "
                                                "can be added")
-        _check_rows_against_stored(patient, rows, stored.get(patient.pk, {}), errors)
+        for line, timepoint, _ in summaries.timepoints(number):
+            if timepoint in stored.get(patient.pk, {}):
+                errors.add(line, "timepoint", f"{study_id} already has a {timepoint} in the "
+                                              "database")
 
 
-def _check_rows_against_stored(patient: Patient, rows: list[Row], stored: dict[str, dt.date],
-                               errors: ErrorList) -> None:
-    for row in rows:
-        if row.timepoint in stored:
-            errors.add(row.line, "timepoint", f"{patient.study_id} already has a "
-                                              f"{row.timepoint} in the database")
-
-
-def _check_dates(by_patient: dict[str, list[Row]], existing: dict[str, Patient],
+def _check_dates(summaries: PatientSummaries, existing: dict[str, KnownPatient],
                  stored: dict[int, dict[str, dt.date]], errors: ErrorList) -> None:
     """Each row's date against the rules of data entry (questionnaires.dates)."""
     today = dt.date.today()
-    for study_id, rows in by_patient.items():
+    for study_id, number in summaries.index.items():
         patient = existing.get(study_id)
         in_database = stored.get(patient.pk, {}) if patient is not None else {}
-        in_file = {row.timepoint: row for row in rows}
-        for row in rows:
-            if row.timepoint is _INVALID or row.timepoint in in_database:
+        rows = summaries.timepoints(number)
+        in_file = {timepoint: (line, on) for line, timepoint, on in rows}  # the last wins
+        for line, timepoint, administered_on in rows:
+            if timepoint in in_database:
                 continue  # reported already
-            other = _other_date(row, in_file, in_database)
-            if row.administered_on is _INVALID or other is _INVALID:
+            other = _other_date(timepoint, in_file, in_database)
+            if administered_on is _INVALID or other is _INVALID:
                 continue
             for problem in dates.date_problems(
-                    timepoint=row.timepoint, administered_on=row.administered_on,
+                    timepoint=timepoint, administered_on=administered_on,
                     consented_on=patient.consented_on if patient else None,
                     other_on=other[0] if other else None, today=today):
-                errors.add(row.line, dates.FIELDS[problem],
-                           _date_message(problem, row, study_id, patient, other))
+                errors.add(line, dates.FIELDS[problem],
+                           _date_message(problem, timepoint, administered_on, study_id,
+                                         patient, other))
 
 
-def _other_date(row: Row, in_file: dict[str, Row], in_database: dict[str, dt.date]) -> object:
+def _other_date(timepoint: str, in_file: dict[str, tuple[int, object]],
+                in_database: dict[str, dt.date]) -> object:
     """(date, where) of the patient's other timepoint; None if there is none, _INVALID if
     its date is unreadable. A baseline and a follow-up both in the file are compared once,
     on the follow-up's line; a baseline in the file is compared with a stored follow-up."""
-    other_timepoint = (Timepoint.FOLLOWUP if row.timepoint == Timepoint.BASELINE
+    other_timepoint = (Timepoint.FOLLOWUP if timepoint == Timepoint.BASELINE
                        else Timepoint.BASELINE)
     if other_timepoint in in_database:
         return in_database[other_timepoint], "in the database"
     other = in_file.get(other_timepoint)
-    if other is None or row.timepoint == Timepoint.BASELINE:
+    if other is None or timepoint == Timepoint.BASELINE:
         return None
-    if other.administered_on is _INVALID:
+    line, administered_on = other
+    if administered_on is _INVALID:
         return _INVALID
-    return other.administered_on, f"(line {other.line})"
+    return administered_on, f"(line {line})"
 
 
-def _date_message(problem: str, row: Row, study_id: str, patient: Patient | None,
-                  other: tuple[dt.date, str] | None) -> str:
+def _date_message(problem: str, timepoint: str, administered_on: dt.date, study_id: str,
+                  patient: KnownPatient | None, other: tuple[dt.date, str] | None) -> str:
     if problem == dates.BEFORE_CONSENT:
-        return f"{row.administered_on} is before the consent date {patient.consented_on}"
+        return f"{administered_on} is before the consent date {patient.consented_on}"
     if problem == dates.IN_FUTURE:
-        return f"{row.administered_on} is in the future"
+        return f"{administered_on} is in the future"
     if problem == dates.NO_BASELINE:
         return f"{study_id} has a follow-up but no baseline (in the file or the database)"
     other_on, where = other
-    if row.timepoint == Timepoint.BASELINE:
-        return f"baseline {row.administered_on} is not before the follow-up {other_on} {where}"
-    return f"follow-up {row.administered_on} is not after the baseline {other_on} {where}"
+    if timepoint == Timepoint.BASELINE:
+        return f"baseline {administered_on} is not before the follow-up {other_on} {where}"
+    return f"follow-up {administered_on} is not after the baseline {other_on} {where}"
 
 
-def _check_new_study_ids(by_patient: dict[str, list[Row]], existing: dict[str, Patient],
+def _check_new_study_ids(summaries: PatientSummaries, existing: dict[str, KnownPatient],
                          errors: ErrorList) -> None:
     """A new patient's study ID starts with its clinic's code, as at enrolment (an ID in
     the database keeps the clinic it has: checked against the database instead)."""
-    for study_id, rows in by_patient.items():
-        first = rows[0]
-        if study_id in existing or first.clinic is _INVALID or not _valid_study_id(study_id):
-            continue  # known, or its other faults are reported already
+    for study_id, number in summaries.index.items():
+        if study_id in existing:
+            continue  # checked against the database instead
+        first = summaries.first(number)
+        if first.clinic is _INVALID or not _valid_study_id(study_id):
+            continue  # its other faults are reported already
         try:
             validate_study_id_clinic(study_id, first.clinic.code)
         except ValidationError as error:
             errors.add(first.line, "study_id", f"'{study_id}': {error.messages[0]}")
 
 
-def validate_cohort(stream: TextIO) -> tuple[list[Row], dict[str, list[Row]],
-                                               dict[str, Patient]]:
-    """Read and check the whole file; raise CohortImportError listing every error."""
+def clinics_by_code() -> dict[str, Clinic]:
+    return {clinic.code: clinic for clinic in Clinic.objects.all()}
+
+
+def validate_cohort(stream: TextIO, clinics: dict[str, Clinic] | None = None
+                    ) -> tuple[PatientSummaries, dict[str, KnownPatient]]:
+    """Read and check the whole file, keeping a summary per patient (not the rows); raise
+    CohortImportError listing every error."""
     errors = ErrorList()
-    clinics = {clinic.code: clinic for clinic in Clinic.objects.all()}
-    rows = _read_rows(stream, clinics, errors)
-    by_patient = _check_file_consistency(rows, errors)
-    existing = _existing_patients(list(by_patient))
+    clinics = clinics_by_code() if clinics is None else clinics
+    summaries = summarise(stream, clinics, errors)
+    existing = _existing_patients(list(summaries.index))
     stored = _existing_administrations(existing.values())
-    _check_new_study_ids(by_patient, existing, errors)
-    _check_against_database(by_patient, existing, stored, errors)
-    _check_dates(by_patient, existing, stored, errors)
+    _check_new_study_ids(summaries, existing, errors)
+    _check_against_database(summaries, existing, stored, errors)
+    _check_dates(summaries, existing, stored, errors)
     if errors:
         raise CohortImportError(errors)
-    return rows, by_patient, existing
-
-
+    return summaries, existing
