@@ -28,6 +28,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from core import backup as backup_module
 from core.backup import connection_to_url
 from questionnaires.instruments import BPI
 
@@ -108,6 +109,14 @@ def _assert_carries_the_study(fingerprint: list[str]) -> None:
     assert tables["patients_historicalpatient"][0] >= 13 + 2
 
 
+def _assert_same_in_small_batches(monkeypatch, database_url: str, expected: list[str]):
+    """Keyset batches neither skip nor repeat a row: 7 rows a batch (auth_permission
+    alone takes about twenty) give the fingerprint of one batch per table."""
+    monkeypatch.setattr(backup_module, "BATCH_ROWS", 7)
+    assert _fingerprint(database_url) == expected
+    monkeypatch.undo()
+
+
 def _assert_fully_migrated(database_url: str) -> None:
     """What `manage.py migrate --check` asks: nothing left to apply."""
     with connection_to_url(database_url) as restored:
@@ -166,7 +175,7 @@ def _row_counts_by_sql() -> dict[str, int]:
 
 @pytest.mark.django_db(transaction=True)  # committed, so that pg_dump sees the rows
 def test_postgresql_dump_restores_every_table_history_and_sequence(
-        postgres_only, fresh_postgres_database, tmp_path):
+        postgres_only, fresh_postgres_database, tmp_path, monkeypatch):
     seed_study(_write_wording(tmp_path))
     before = _fingerprint()
     _assert_carries_the_study(before)
@@ -188,6 +197,7 @@ def test_postgresql_dump_restores_every_table_history_and_sequence(
     after = _fingerprint(fresh_postgres_database)
     assert after == before
     assert _sequences(after)["patients_patient_id_seq"] != "None"
+    _assert_same_in_small_batches(monkeypatch, fresh_postgres_database, before)
     _assert_fully_migrated(fresh_postgres_database)
 
     # The checksum reads the rows' content: one changed wording changes that line only.
@@ -223,7 +233,7 @@ def sqlite_study(tmp_path) -> Path:
 
 
 def test_sqlite_online_backup_restores_every_table_while_a_writer_is_busy(
-        sqlite_study, tmp_path, django_db_blocker):
+        sqlite_study, tmp_path, django_db_blocker, monkeypatch):
     live_url = f"sqlite:///{sqlite_study}"
     code = next(iter(WORDING))
     writer = sqlite3.connect(sqlite_study, isolation_level=None)
@@ -257,6 +267,7 @@ def test_sqlite_online_backup_restores_every_table_while_a_writer_is_busy(
     with django_db_blocker.unblock():
         before, after = _fingerprint(live_url), _fingerprint(restored_url)
         _assert_fully_migrated(restored_url)
+        _assert_same_in_small_batches(monkeypatch, restored_url, before)
     _assert_carries_the_study(before)
     assert _sequences(before)["patients_patient"] == "13"
     assert after == before
