@@ -40,6 +40,9 @@ def two_factor_on(settings):
     settings.TWO_FACTOR_REQUIRED_FOR_NURSES = True
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     settings.OTP_STATIC_THROTTLE_FACTOR = 0
+    # No clock-drift learning: a code matched across a 30 s boundary would otherwise shift
+    # the window and refuse the next step's code (code_for(ahead=1)).
+    settings.OTP_TOTP_SYNC = False
     return settings
 
 
