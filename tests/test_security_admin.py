@@ -37,6 +37,8 @@ def records(manager, nurse_a, make_patient, make_administration):
 def make_admin_records(manager, nurse_a, make_patient, make_administration) -> None:
     """One record of every registered model, made as the application makes them."""
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from analysis.models import ExportLog, InterviewContact, ModelRun, StudyTarget
     from patients.services import patient_access_record, patient_withdraw
@@ -61,6 +63,8 @@ def make_admin_records(manager, nurse_a, make_patient, make_administration) -> N
     AccessFailureLog.objects.create(username="nurse_a", ip_address="10.0.0.1",
                                     user_agent="x", http_accept="",
                                     path_info="/accounts/login/", locked_out=False)
+    TOTPDevice.objects.create(user=nurse_a, name="authenticator", confirmed=True)
+    StaticDevice.objects.create(user=nurse_a, name="recovery codes", confirmed=True)
 
 
 def _request(user):

@@ -1,7 +1,7 @@
 """django-otp registers its device models in the admin with its own permissions. Every
 admin page here follows the role policy (core.admin.DataManagerOnly, enforced by
 tests/test_security_admin.py), so django-otp's pages are taken out; DeviceAdmin below is
-the data managers' page, for core/admin.py to register: view, and delete to reset a user's
+the data managers' page: view, and delete to reset a user's
 second factor (lost phone): the next sign-in asks them to set up a new authenticator."""
 from __future__ import annotations
 
@@ -24,3 +24,7 @@ class DeviceAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ["confirmed"]
     search_fields = ["user__username"]
     fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+
+
+admin.site.register(TOTPDevice, DeviceAdmin)
+admin.site.register(StaticDevice, DeviceAdmin)
