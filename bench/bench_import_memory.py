@@ -1,31 +1,32 @@
 """Benchmark: peak memory of an import dry run as the cohort file grows.
 
-    .venv/bin/python bench/bench_import_memory.py [--rows 1000000]
+    .venv/bin/python bench/bench_import_memory.py [--rows 1000000] [--write]
 
 Writes a cohort CSV of --rows rows (half as many patients, each with a baseline and a
 follow-up, at clinic A) to a temporary file, recreates the PostgreSQL database
 pc_bench_import_memory with clinic A only, and runs `manage.py import_cohort FILE
---dry-run` in a subprocess; prints its wall time and peak RSS (resource.getrusage of the
-children). Copy the figures into bench/README.md.
+--dry-run` (with --write: then the real import) in a subprocess each; prints wall time and
+peak RSS of each (os.wait4), and of a one-row dry run: the bare process, which the file
+adds to. Copy the figures into bench/README.md.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
 SERVER = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "pc_bench_import_memory"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_seed import BROKER, run  # noqa: E402 (after the path it needs)
 
 
 def write_file(path: Path, rows: int) -> None:
@@ -44,16 +45,11 @@ def write_file(path: Path, rows: int) -> None:
     write_cohort(path, all_rows())
 
 
-def manage(url: str, *args: str) -> float:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local",
-           "DEBUG": "1", "CELERY_BROKER_URL": ""}
-    started = time.perf_counter()
-    completed = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env,
-                               capture_output=True, text=True)
-    if completed.returncode:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{completed.stderr[-3000:]}")
-    print(completed.stdout.strip())
-    return time.perf_counter() - started
+def manage(url: str, *args: str, broker: str = "") -> tuple[float, float]:
+    """Run manage.py (bench_seed.run: wall time, peak RSS by os.wait4); print its output."""
+    seconds, peak, out = run(url, *args, broker=broker)
+    print(out.strip())
+    return seconds, peak
 
 
 def recreate() -> str:
@@ -69,7 +65,10 @@ def recreate() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
+    parser.add_argument("--write", action="store_true",
+                        help="also run the real import (after the dry run)")
+    options = parser.parse_args()
+    rows = options.rows
     url = recreate()
     manage(url, "migrate", "--verbosity", "0")
     manage(url, "shell", "-c", "from clinics.models import Clinic; "
@@ -78,12 +77,24 @@ def main() -> None:
         path = Path(folder) / "cohort.csv"
         write_file(path, rows)
         size = path.stat().st_size
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        seconds = manage(url, "import_cohort", str(path), "--dry-run")
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # RUSAGE_CHILDREN is the largest child so far: the dry run is the largest by far.
-    print(f"{rows:,} rows ({size / 1e6:.0f} MB): dry run {seconds:.1f} s, peak RSS "
-          f"{peak / 1024:.0f} MB (largest earlier child {before / 1024:.0f} MB)")
+        bare = _bare_process(url, path, Path(folder) / "one.csv")
+        seconds, peak = manage(url, "import_cohort", str(path), "--dry-run")
+        print(f"{rows:,} rows ({size / 1e6:.0f} MB): dry run {seconds:.1f} s, peak RSS "
+              f"{peak:.0f} MB (a one-row dry run: {bare:.0f} MB)")
+        if options.write:
+            # The refit is only queued (Redis database 5, flushed after): its time and
+            # memory are the analysis's, not the import's.
+            seconds, peak = manage(url, "import_cohort", str(path), broker=BROKER)
+            subprocess.run(["redis-cli", "-n", BROKER.rsplit("/", 1)[1], "flushdb"],
+                           check=False, capture_output=True)
+            print(f"{rows:,} rows: import {seconds:.1f} s, peak RSS {peak:.0f} MB")
+
+
+def _bare_process(url: str, path: Path, one: Path) -> float:
+    """Peak RSS of a dry run of the file's first row: what Django and the imports take."""
+    with path.open() as source, one.open("w") as target:
+        target.writelines([next(source), next(source)])
+    return manage(url, "import_cohort", str(one), "--dry-run")[1]
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 MAX_KEPT_ERRORS = 10_000  # beyond this only the count grows (a file of garbage stays cheap)
 
 _INVALID = object()  # a cell that failed validation: skipped by the cross-row checks
+_TIMEPOINTS = tuple(Timepoint.values)  # Timepoint.values builds a new list at every use
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -232,7 +233,7 @@ def _parse_row(cells: list[str], line: int, pos: dict[str, int], clinics: dict[s
     if clinic is _INVALID:
         errors.add(line, "clinic", f"unknown clinic '{code}'")
     timepoint = cells[pos["timepoint"]].strip()
-    if timepoint not in Timepoint.values:
+    if timepoint not in _TIMEPOINTS:
         errors.add(line, "timepoint", f"'{timepoint}' is not baseline or followup")
         timepoint = _INVALID
     administered_on = parse_date(cells[pos["administered_on"]], line, errors)
@@ -357,12 +358,15 @@ class PatientSummaries:
         self.index: dict[str, int] = {}
         self.rows = 0
         self._clinics = _Codes(clinics.values())
-        self._first_line = array("q")
+        self._first_line = array("i")
         self._clinic = array("h")
         self._characteristics = array("h")  # len(CHARACTERISTICS) codes a patient
-        self._line = {timepoint: array("q") for timepoint in Timepoint.values}  # 0: none
-        self._date = {timepoint: array("l") for timepoint in Timepoint.values}
+        self._line = {timepoint: array("i") for timepoint in _TIMEPOINTS}  # 0: none
+        self._date = {timepoint: array("i") for timepoint in _TIMEPOINTS}
         self.repeated: list[tuple[int, int, str, object]] = []  # (patient, line, tp, date)
+        # The last new patient's first row: a patient's rows are usually adjacent, so most
+        # rows are compared with it without decoding the arrays.
+        self._latest: tuple[int, Row] | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -377,7 +381,10 @@ class PatientSummaries:
         if number is None:
             number = self._new(row)
         else:
-            _check_agrees(self.first(number), row, errors)
+            latest = self._latest
+            first = latest[1] if latest[0] == number else self.first(number)
+            if first.characteristics != row.characteristics or first.clinic != row.clinic:
+                _check_agrees(first, row, errors)
         if row.timepoint is _INVALID:
             return
         first_line = self._line[row.timepoint][number]
@@ -397,9 +404,10 @@ class PatientSummaries:
         self._characteristics.extend(codes.code(value) for codes, value
                                      in zip(_CHARACTERISTIC_CODES, row.characteristics,
                                             strict=True))
-        for timepoint in Timepoint.values:
+        for timepoint in _TIMEPOINTS:
             self._line[timepoint].append(0)
             self._date[timepoint].append(_NO_DATE)
+        self._latest = (number, row)
         return number
 
     def first(self, number: int) -> Row:
@@ -411,11 +419,14 @@ class PatientSummaries:
         return Row(self._first_line[number], "", self._clinics.value(self._clinic[number]),
                    _INVALID, _INVALID, characteristics, ())
 
+    def clinic(self, number: int) -> object:
+        return self._clinics.value(self._clinic[number])
+
     def timepoints(self, number: int) -> list[tuple[int, str, object]]:
         """(line, timepoint, date) of the patient's rows with a valid timepoint, in file
         order; the date is _INVALID if unreadable."""
         found = [(self._line[tp][number], tp, self._date_of(self._date[tp][number]))
-                 for tp in Timepoint.values if self._line[tp][number]]
+                 for tp in _TIMEPOINTS if self._line[tp][number]]
         found += [(line, tp, on) for patient, line, tp, on in self._repeated_of(number)]
         return sorted(found, key=lambda item: item[0])
 
@@ -609,13 +620,14 @@ def _check_new_study_ids(summaries: PatientSummaries, existing: dict[str, KnownP
     for study_id, number in summaries.index.items():
         if study_id in existing:
             continue  # checked against the database instead
-        first = summaries.first(number)
-        if first.clinic is _INVALID or not _valid_study_id(study_id):
+        clinic = summaries.clinic(number)
+        if clinic is _INVALID or not _valid_study_id(study_id):
             continue  # its other faults are reported already
         try:
-            validate_study_id_clinic(study_id, first.clinic.code)
+            validate_study_id_clinic(study_id, clinic.code)
         except ValidationError as error:
-            errors.add(first.line, "study_id", f"'{study_id}': {error.messages[0]}")
+            errors.add(summaries.first(number).line, "study_id",
+                       f"'{study_id}': {error.messages[0]}")
 
 
 def clinics_by_code() -> dict[str, Clinic]:
