@@ -42,6 +42,10 @@ from .reader import (
 
 IMPORTED_CONSENT_FORM_VERSION = "imported"
 WRITE_BATCH = 20_000
+# Rows re-read and written at a time: a batch of 70-column dicts is the import's largest
+# transient (200,000 rows: peak 307 MB with batches of 20,000, 236 MB with 5,000, no slower;
+# bench/README.md, "import memory").
+ADMINISTRATION_BATCH = 5_000
 
 
 @dataclass
@@ -140,7 +144,7 @@ def _write_administrations(stream: TextIO, summaries: PatientSummaries, patient_
     errors = ErrorList()
     rows = read_rows(stream, clinics, errors)
     count = 0
-    for batch in batched(rows, WRITE_BATCH):
+    for batch in batched(rows, ADMINISTRATION_BATCH):
         if errors or not all(summaries.matches(row) for row in batch):
             raise _FileChanged
         count += len(batch)
