@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from analysis.refit import refit_request_after_commit
+from core.signals import data_changed
 from patients.models import Patient
 from patients.services import lock_for_data_change, patient_mark_followup_completed
 from patients.validators import validate_collection_open
@@ -146,5 +146,5 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     # A withdrawn patient stays lost (withdrew): a correction is not a follow-up.
     if complete and timepoint == Timepoint.FOLLOWUP and withdrawal is None:
         patient_mark_followup_completed(patient=patient, by=by)
-    refit_request_after_commit(reason=f"{patient.study_id} {timepoint} saved")
+    data_changed(reason=f"{patient.study_id} {timepoint} saved")
     return administration

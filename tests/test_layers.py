@@ -11,10 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("core", "clinics", "patients", "questionnaires", "analysis")
 RANK = {app: rank for rank, app in enumerate(LAYERS)}
-# questionnaires/services.py, the cohort import and the demo seed still import the shim
-# analysis/refit.py (which calls core.signals.data_changed); this exception and the shim
-# go when they call core.signals.data_changed themselves.
-ALLOWED_MODULES = {"analysis.refit"}
+# No exceptions: data changes reach analysis through core.signals, never by import.
+ALLOWED_MODULES: set[str] = set()
 
 
 def _is_test(path: Path) -> bool:

@@ -19,8 +19,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_update_with_history
 
-from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic
+from core.signals import data_changed
 from patients.characteristics import CHARACTERISTIC_CODES
 from patients.models import FollowUpStatus, Patient
 
@@ -226,8 +226,7 @@ def import_cohort(*, stream: TextIO, source: str, by: AbstractBaseUser | None = 
             stream.seek(start)
             summary.followups_completed = _write(
                 stream, summaries, existing, clinics=clinics, by=by, source=source)
-            refit_request_after_commit(reason=f"{summaries.rows} administrations imported "
-                                              f"from {source}")
+            data_changed(reason=f"{summaries.rows} administrations imported from {source}")
     except _FileChanged:
         raise _file_changed_error(source) from None
     except IntegrityError as exc:

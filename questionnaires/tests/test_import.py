@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from clinics.models import Clinic
 from patients.models import FollowUpStatus, Patient
-from questionnaires.cohort_files import importer, reader
+from questionnaires.cohort_files import reader
 from questionnaires.cohort_files.columns import IMPORT_COLUMNS
 from questionnaires.cohort_files.importer import import_cohort
 from questionnaires.cohort_files.loader import scored
@@ -83,13 +83,13 @@ def test_import_records_user_and_reason_in_the_audit_trail(clinics, tmp_path, da
         assert record.history_change_reason == "imported from site1.csv"
 
 
-def test_import_requests_one_refit(clinics, tmp_path, monkeypatch):
-    requests = []
-    monkeypatch.setattr(importer, "refit_request_after_commit",
-                        lambda *, reason: requests.append(reason))
+def test_import_requests_one_refit(clinics, tmp_path):
+    from analysis.models import RefitRequest
+
     path = write_cohort(tmp_path / "c.csv", _pair("A-001") + _pair("A-002") + _pair("A-003"))
     call_command("import_cohort", str(path), stdout=None)
-    assert len(requests) == 1
+    assert list(RefitRequest.objects.values_list("reason", flat=True)) == [
+        "6 administrations imported from c.csv"]
 
 
 def test_followup_for_a_patient_already_in_the_database_is_added(clinics, tmp_path,

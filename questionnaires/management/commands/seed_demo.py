@@ -19,9 +19,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.refit import refit_request_after_commit
 from clinics.models import Clinic, Membership, Role
 from core.otp.services import demo_authenticators
+from core.signals import data_changed
 from patients.models import Patient
 from questionnaires.cohort_files.batching import batched
 from questionnaires.cohort_files.loader import (
@@ -82,7 +82,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             logins = _store(cohort, password=options["password"], seed=options["seed"])
             if not options["no_refit"]:
-                refit_request_after_commit(reason="demo cohort seeded")
+                data_changed(reason="demo cohort seeded")
         analyze(Patient, Administration)
         self._print_summary(cohort)
         self._print_logins(logins, password=options["password"])
