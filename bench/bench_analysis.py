@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def _setup() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["ANALYSIS_REFIT_IN_PROCESS"] = "off"
     import django
 
     django.setup()

@@ -33,7 +33,6 @@ CLINICS = 10
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    os.environ.setdefault("ANALYSIS_REFIT_IN_PROCESS", "off")
     import django
 
     django.setup()

@@ -39,7 +39,7 @@ from bench_entry import _create_database as create_database  # noqa: E402
 def manage(url: str, *args: str) -> None:
     """seed_demo refuses to run without DEBUG, so it runs as its own local-settings process."""
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local",
-           "DEBUG": "1", "CELERY_BROKER_URL": "", "ANALYSIS_REFIT_IN_PROCESS": "off"}
+           "DEBUG": "1", "CELERY_BROKER_URL": ""}
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
 
