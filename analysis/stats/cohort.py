@@ -16,11 +16,13 @@ import pandas as pd
 from django.db import connections
 from django.db.models import Q
 
+from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS
 from questionnaires.instruments import SCORE_CODES, SCORING_VERSION
 from questionnaires.models import Administration, AdministrationStatus, Timepoint
 
-PATIENT_FIELDS = ("age", "gender", "ethnicity", "education", "pain_years", "pain_sites",
-                  "followup_status", "lost_reason", "consented_on")
+PATIENT_FIELDS = (*CHARACTERISTIC_CODES, "followup_status", "lost_reason", "consented_on")
+NUMBER_CHARACTERISTICS = tuple(c.code for c in CHARACTERISTICS if c.is_number)
+CATEGORY_CHARACTERISTICS = tuple(c.code for c in CHARACTERISTICS if not c.is_number)
 COLUMNS = ("administration_id", "patient_id", "study_id", "clinic", "timepoint",
            "administered_on", *PATIENT_FIELDS, *SCORE_CODES, "scoring_version")
 # Bumped when the analysis code changes what a fit computes, so that an unchanged data
@@ -34,7 +36,7 @@ ANALYSIS_VERSION = "2"
 _SOURCES = {"administration_id": "id", "patient_id": "patient_id",
             "study_id": "patient__study_id", "clinic": "patient__clinic__code",
             **{name: f"patient__{name}" for name in PATIENT_FIELDS}}
-STRING_COLUMNS = ("study_id", "clinic", "timepoint", "gender", "ethnicity", "education",
+STRING_COLUMNS = ("study_id", "clinic", "timepoint", *CATEGORY_CHARACTERISTICS,
                   "followup_status", "lost_reason", "scoring_version")
 
 
@@ -71,7 +73,7 @@ def _copy_frame(queryset) -> pd.DataFrame:
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    for name in ("age", "pain_years", "pain_sites", *SCORE_CODES):
+    for name in (*NUMBER_CHARACTERISTICS, *SCORE_CODES):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     for name in STRING_COLUMNS:
         frame[name] = frame[name].fillna("").astype(str)
