@@ -32,6 +32,7 @@ from ..stats.results import (
     SCHEMA_VERSION,
     VARIANTS,
     ZERO_VARIANCE,
+    format_p,
     population_label,
     zero_variance_levels,
 )
@@ -190,12 +191,6 @@ def target_preview(form) -> Any:
 
 # --- the stored run: Tables 1 and 2, change ------------------------------------------------
 
-def p_text(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return "<\u00a00.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _cell_text(kind: str, cell: dict | None) -> str:
     if not cell:
         return "–"
@@ -228,7 +223,7 @@ def table1_layout(table1: dict) -> dict[str, Any]:
                  "cells": [_cell_text(kind, row.get("cells", {}).get(key)) for key in keys]}
                 for row in variable.get("rows", [])]
         blocks.append({"label": variable["label"], "statistic": _KIND_STAT.get(kind, ""),
-                       "test": variable.get("test") or "", "p": p_text(variable.get("p")),
+                       "test": variable.get("test") or "", "p": format_p(variable.get("p")),
                        "rows": rows, "single": len(rows) == 1,
                        "small_expected": bool(variable.get("small_expected")),
                        "fisher": _fisher_text(variable)})
@@ -243,7 +238,7 @@ def _fisher_text(variable: dict) -> str:
     where = f"smallest expected count {least:.1f}" if least is not None else "expected count < 5"
     if variable.get("fisher_p") is None:
         return f"{where}; too many patients for Fisher's exact test"
-    return f"{where}; Fisher's exact p {p_text(variable['fisher_p'])}"
+    return f"{where}; Fisher's exact p {format_p(variable['fisher_p'])}"
 
 
 def _coef_text(term: dict) -> tuple[str, str]:
@@ -274,7 +269,7 @@ def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
             terms = {t["term"]: t for t in (models.get(outcome["key"]) or {}).get("terms", [])}
             term = terms.get(name)
             coef, ci = _coef_text(term) if term else ("–", "")
-            cells.append({"coef": coef, "ci": ci, "p": p_text(term.get("p")) if term else ""})
+            cells.append({"coef": coef, "ci": ci, "p": format_p(term.get("p")) if term else ""})
         rows.append({"label": label, "cells": cells})
     footer = [{"outcome": o["label"], "model": models.get(o["key"]),
                "badges": model_badges(models.get(o["key"]))} for o in outcomes]

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from questionnaires.instruments import PIH_SCORE_CODES, SCALES_BY_CODE
+from questionnaires.instruments import PIH_SCORE_CODES
 
 from ..stats.cohort import PAIN_SITES_GROUPS, PAIN_YEARS_GROUPS, pain_sites_group, pain_years_group
+from ..stats.descriptives import score_label
 
 INCREASED, UNCHANGED, LOWERED = "increased", "unchanged", "lowered"
 CATEGORIES = (INCREASED, UNCHANGED, LOWERED)
@@ -280,10 +281,6 @@ def _codes(values: np.ndarray) -> np.ndarray:
     codes, _ = pd.factorize(values)               # None and NaN are already -1
     codes[np.asarray(values == "", dtype=bool)] = -1
     return codes.astype(np.int64)
-
-
-def score_label(code: str) -> str:
-    return SCALES_BY_CODE[code].label
 
 
 def interview_context(*, sd_fraction: float, proposal_size: int) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from ..stats.results import format_p
+
 _ids = itertools.count(1)
 FONT = 12
 
@@ -122,7 +124,7 @@ def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
         body.append(f'<rect x="{x(term["coef"]) - 4:.1f}" y="{y - 4:.1f}" width="8" '
                     f'height="8" class="plot-point" fill="#000"/>')
         rows.append([label, fmt(term["coef"]), fmt(term.get("ci_low")),
-                     fmt(term.get("ci_high")), _p(term.get("p"))])
+                     fmt(term.get("ci_high")), format_p(term.get("p"))])
     description = f"Forest plot for {outcome}. " + "; ".join(
         f"{r[0]}: {r[1]} (95 % CI {r[2]} to {r[3]}), p {r[4]}" for r in rows) + "."
     title = f"{outcome}: coefficients with 95 % confidence intervals"
@@ -131,12 +133,6 @@ def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
                + (f" {first[0]}: {first[1]} ({first[2]} to {first[3]})." if first else ""))
     return Plot(key, title, description, _svg(width, height, title, description, body),
                 ["Term", "Coefficient", "95 % CI low", "95 % CI high", "p"], rows, caption)
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return "<\u00a00.001" if p < 0.001 else f"{p:.3f}"
 
 
 # --- baseline against follow-up -------------------------------------------------------
@@ -181,15 +177,15 @@ def change_plot(*, key: str, label: str, n: int | None, baseline: tuple[float, f
         f"mean {fmt(followup[0], 1)} (SD {fmt(followup[1], 1)}); mean change "
         f"{fmt(change.get('mean_change'), 1)} (95 % CI {fmt(change.get('ci_low'), 1)} to "
         f"{fmt(change.get('ci_high'), 1)}), {change.get('test') or 'paired test'} p "
-        f"{_p(change.get('p'))}, n = {n if n is not None else '–'} completers.")
+        f"{format_p(change.get('p'))}, n = {n if n is not None else '–'} completers.")
     title = f"{label}: baseline against follow-up"
     rows = [[label, fmt(baseline[0], 1), fmt(baseline[1], 1), fmt(followup[0], 1),
              fmt(followup[1], 1), fmt(change.get("mean_change"), 1),
              f"{fmt(change.get('ci_low'), 1)} to {fmt(change.get('ci_high'), 1)}",
-             _p(change.get("p"))]]
+             format_p(change.get("p"))]]
     caption = (f"Mean change {fmt(change.get('mean_change'), 1)} (95 % CI "
                f"{fmt(change.get('ci_low'), 1)} to {fmt(change.get('ci_high'), 1)}), p "
-               f"{_p(change.get('p'))}, n = {n if n is not None else '–'}.")
+               f"{format_p(change.get('p'))}, n = {n if n is not None else '–'}.")
     return Plot(key, title, description, _svg(width, height, title, description, body),
                 ["Score", "Baseline mean", "SD", "Follow-up mean", "SD", "Mean change",
                  "95 % CI", "p"], rows, caption)

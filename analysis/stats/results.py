@@ -189,10 +189,12 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _fmt_p(p: float | None) -> str:
+def format_p(p: float | None, *, missing: str = "\u2013", space: str = "\u00a0") -> str:
+    """A p-value as the tables print it (3 decimals, "< 0.001" below); the console
+    summary passes plain ASCII."""
     if p is None:
-        return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+        return missing
+    return f"<{space}0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def table2_summary(results: dict[str, Any], *, variant: str | None = None) -> str:
@@ -220,7 +222,7 @@ def table2_summary(results: dict[str, Any], *, variant: str | None = None) -> st
             label = term["label"] + (f" (ref {term['reference']})" if term["reference"] else "")
             lines.append(f"  {label:<52} {_fmt(term['coef']):>8} "
                          f"({_fmt(term['ci_low'])} to {_fmt(term['ci_high'])})  "
-                         f"p {_fmt_p(term['p'])}")
+                         f"p {format_p(term['p'], missing='-', space='')}")
         variances = ", ".join(f"{k} {_fmt(v)}" for k, v in model["variances"].items())
         iccs = ", ".join(f"{ICC_LABELS.get(k, k)} {_fmt(v, 3)}" for k, v in model["icc"].items())
         lines.append(f"  variances: {variances}; ICC: {iccs}")
