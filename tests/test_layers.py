@@ -1,4 +1,5 @@
-"""The apps are layered: core < clinics < patients < questionnaires < analysis.
+"""The apps are layered: core < clinics < patients < questionnaires < selfcompletion < reminders
+< analysis.
 
 No module of an app imports an app above it (tests excepted: they may build data with any
 app). Every import counts, also one inside a function: a lazy import is still a dependency.
@@ -9,7 +10,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("core", "clinics", "patients", "questionnaires", "analysis")
+LAYERS = ("core", "clinics", "patients", "questionnaires", "selfcompletion", "reminders",
+          "analysis")
 RANK = {app: rank for rank, app in enumerate(LAYERS)}
 # No exceptions: data changes reach analysis through core.signals, never by import.
 ALLOWED_MODULES: set[str] = set()

@@ -11,11 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
-VARIABLES = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_URL",
+VARIABLES = {"SECRET_KEY", "DATA_ENCRYPTION_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL",
+             "EMAIL_URL",
              "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DJANGO_SETTINGS_MODULE",
              # set by the browser tests' conftest; the deploy check would report async.E001
              "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
+FERNET_KEY = Fernet.generate_key().decode()
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
@@ -29,7 +35,7 @@ def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
 def test_check_deploy_reports_no_issues_under_production_settings():
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "DEBUG"],
                   DJANGO_SETTINGS_MODULE="config.settings.production",
-                  SECRET_KEY=secrets.token_urlsafe(50),
+                  SECRET_KEY=secrets.token_urlsafe(50), DATA_ENCRYPTION_KEY=FERNET_KEY,
                   DATABASE_URL="postgres://paincohort@127.0.0.1:5432/paincohort")
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
@@ -40,6 +46,7 @@ def test_check_deploy_would_report_a_missing_ssl_redirect():
     result = _run(["manage.py", "check", "--deploy"],
                   DJANGO_SETTINGS_MODULE="config.settings.production",
                   SECRET_KEY=secrets.token_urlsafe(50), SECURE_SSL_REDIRECT="false",
+                  DATA_ENCRYPTION_KEY=FERNET_KEY,
                   DATABASE_URL="postgres://paincohort@127.0.0.1:5432/paincohort")
     assert "security.W008" in result.stdout + result.stderr
 

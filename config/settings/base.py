@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "clinics",
     "patients",
     "questionnaires",
+    "selfcompletion",
+    "reminders",
     "analysis",
 ]
 
@@ -158,6 +160,12 @@ TWO_FACTOR_MAX_FAILURES = env.int("TWO_FACTOR_MAX_FAILURES", default=5)
 TWO_FACTOR_RECOVERY_CODES = 10
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="PainCohort")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Encryption at rest for contact details held apart from the research data (reminder
+# email addresses, resendable invitation links): a Fernet key, e.g. from
+# `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+# Development derives one from the development SECRET_KEY; production refuses to start without.
+DATA_ENCRYPTION_KEY = env.str("DATA_ENCRYPTION_KEY", default="")
 
 # Mail (password reset). EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587,
 # from the environment; without it mails are printed on the console (`make run`).

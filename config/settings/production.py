@@ -6,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
 from .base import (
+    DATA_ENCRYPTION_KEY,
     DATABASE_URL,
     DEBUG,
     EMAIL_URL,
@@ -26,6 +27,9 @@ if DEBUG:
     raise ImproperlyConfigured("DEBUG must not be on in production.")
 if not DATABASE_URL:
     raise ImproperlyConfigured("Set DATABASE_URL (PostgreSQL) for production.")
+if not DATA_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("Set DATA_ENCRYPTION_KEY (a Fernet key) for production: it "
+                               "encrypts reminder email addresses at rest.")
 
 SESSION_COOKIE_SECURE = PRODUCTION_SESSION_COOKIE_SECURE
 CSRF_COOKIE_SECURE = PRODUCTION_CSRF_COOKIE_SECURE

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -12,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def load_settings(module: str, **env: str) -> subprocess.CompletedProcess:
     """Import a settings module in a fresh interpreter with exactly these variables."""
     clean = {k: v for k, v in os.environ.items()
-             if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL"}}
+             if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL",
+                          "DATA_ENCRYPTION_KEY"}}
     clean.update(env, DJANGO_SETTINGS_MODULE=module)
     code = ("import django; from django.conf import settings; django.setup(); "
             "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER, "
@@ -39,6 +41,7 @@ def test_with_database_and_broker_urls_runs_on_postgresql_and_redis():
     ({"DATABASE_URL": "postgres://p@h/x"}, "SECRET_KEY"),
     ({"SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://p@h/x", "DEBUG": "true"}, "DEBUG"),
     ({"SECRET_KEY": "x" * 50}, "DATABASE_URL"),
+    ({"SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://p@h/x"}, "DATA_ENCRYPTION_KEY"),
 ])
 def test_production_refuses_development_defaults(env, message):
     result = load_settings("config.settings.production", **env)
@@ -48,6 +51,7 @@ def test_production_refuses_development_defaults(env, message):
 
 def test_production_starts_with_its_settings_given():
     result = load_settings("config.settings.production", SECRET_KEY="s" * 50,
-                           DATABASE_URL="postgres://p@127.0.0.1/x")
+                           DATABASE_URL="postgres://p@127.0.0.1/x",
+                           DATA_ENCRYPTION_KEY=Fernet.generate_key().decode())
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[2] == "False"
