@@ -160,3 +160,19 @@ def test_worklist_pages_keep_the_filter(client, nurse_a, clinic_a):
     second = client.get(url, {"status": "baseline", "page": 2}).content.decode()
     assert second.count("<tr>") == 51
     assert "A-90149" in second and "A-90000" not in second
+
+
+@pytest.mark.django_db
+def test_worklist_heading_names_the_clinic_once(client, nurse_a, clinic_a):
+    client.force_login(nurse_a)
+    html = client.get(reverse("clinics:worklist", args=["A"])).content.decode()
+    heading = html[html.index("<h1>"):html.index("</h1>")]
+    assert heading.count(clinic_a.code) == 1 and clinic_a.name in heading
+
+
+@pytest.mark.django_db
+def test_worklist_heading_adds_the_code_when_the_name_lacks_it(client, nurse_a, clinic_a):
+    Clinic.objects.filter(pk=clinic_a.pk).update(name="Royal Infirmary pain service")
+    client.force_login(nurse_a)
+    html = client.get(reverse("clinics:worklist", args=["A"])).content.decode()
+    assert "Royal Infirmary pain service (A)</span></h1>" in html
