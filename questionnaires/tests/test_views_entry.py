@@ -81,7 +81,7 @@ def test_out_of_range_value_is_refused(nurse_client, make_patient):
 def test_new_entry_defaults_to_today(nurse_client, make_patient):
     patient = make_patient()
     page = nurse_client.get(entry_url(patient)).content.decode()
-    assert f'value="{dt.date.today().isoformat()}"' in page
+    assert f'value="{dt.date.today():%d/%m/%Y}"' in page  # typed day/month/year
 
 
 def test_correction_of_a_complete_administration_needs_a_reason(nurse_client, make_patient,
@@ -231,3 +231,33 @@ def test_every_item_is_a_fieldset_with_a_legend_and_not_answered(nurse_client, m
     page = nurse_client.get(entry_url(make_patient())).content.decode()
     assert page.count('<fieldset class="item') == len(ITEM_CODES)
     assert page.count("Not answered</label>") == len(ITEM_CODES)
+
+
+def test_date_is_read_day_first_whatever_the_browser(nurse_client, make_patient):
+    # 03/02 is 3 February (a US-locale date input would send 2 March): a date where day and
+    # month differ and both are <= 12 is the one that would go wrong.
+    patient = make_patient(consented_on=dt.date(2026, 1, 5))
+    data = entry_data(full_answers(), administered_on=patient.consented_on)
+    data["administered_on"] = "03/02/2026"
+    assert nurse_client.post(entry_url(patient), data).status_code == 302
+    assert Administration.objects.get(patient=patient).administered_on == dt.date(2026, 2, 3)
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("2/3/26", "Type the date as day/month/year, e.g. 27/03/2026."),
+    ("03-2026", "Type the date as day/month/year, e.g. 27/03/2026."),
+    ("31/02/2026", "31/02/2026 is not a date: type the date as day/month/year"),
+])
+def test_a_date_not_typed_day_month_year_is_refused_naming_the_field(
+        nurse_client, make_patient, typed, message):
+    patient = make_patient()
+    data = entry_data(full_answers(), administered_on=patient.consented_on)
+    data["administered_on"] = typed
+    response = nurse_client.post(entry_url(patient), data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    # In the error summary, linked to the field and named by its label; and beside the field.
+    assert f'<a href="#id_administered_on">Date completed: {message}' in page
+    assert 'id="id_administered_on_error"' in page
+    assert f'value="{typed}"' in page  # what was typed is kept to be corrected
+    assert not Administration.objects.exists()

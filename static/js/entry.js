@@ -1,67 +1,250 @@
-/* Keyboard entry on the questionnaire page (progressive enhancement).
+/* Keyboard entry on the questionnaire page (progressive enhancement: without it the form
+ * is plain radios, Tab and arrow keys).
  *
- * Native behaviour already does most of the work: Tab moves from item to item (one tab
- * stop per radio group), arrow keys change the choice. This adds digits: on an item,
- * typing a digit chooses that value; "1" then "0" within a second chooses 10 on a 0-10
- * item. "N" (or "-") chooses "Not answered". Focus stays on the item; Tab moves on.
+ * A nurse keys a paper form top to bottom without Tab:
+ * - the page opens with focus on the date (typed dd/mm/yyyy); Enter moves to the first item;
+ * - on an item, a digit in range chooses it and moves to the next field; "N" (or "-")
+ *   chooses "Not answered" and moves on;
+ * - on a 0-10 item "1" chooses 1 and waits for the next key: "0" makes it 10, any other
+ *   key keeps 1, moves on and is applied to the next item, Enter keeps 1 and moves on.
+ *   No timer: however fast or slow the nurse types, the same keys give the same answers;
+ * - a key outside the item's range is refused: the earlier choice stays, the item shows
+ *   why and a live region announces it;
+ * - Enter on any field moves to the next field and never submits; only the buttons submit.
+ *
+ * The fields a nurse passes, in order ("stops"): text inputs, checkboxes, one stop per radio
+ * group (items and the PIH form version) and, last, the first submit button.
  */
 (function () {
   "use strict";
-  var JOIN_MS = 1000;
-  var buffer = "";
-  var bufferItem = null;
-  var bufferTime = 0;
+
+  var NOT_ANSWERED = "na";
+  var pendingOne = null; // the 0-10 item where "1" waits for a possible "0"
+
+  function isItem(element) {
+    return element && element.matches && element.matches("[data-item]");
+  }
+
+  function radioGroup(radio) {
+    return radio.closest("[data-item]") || radio.closest("fieldset");
+  }
+
+  function stops(form) {
+    var seen = [];
+    var controls = form.querySelectorAll(
+      'input:not([type="hidden"]), textarea, select, button[type="submit"]');
+    controls.forEach(function (control) {
+      var stop = control.type === "radio" ? radioGroup(control) : control;
+      if (control.type === "submit" && seen.some(isSubmit)) {
+        return;
+      }
+      if (seen.indexOf(stop) === -1) {
+        seen.push(stop);
+      }
+    });
+    return seen;
+  }
+
+  function isSubmit(stop) {
+    return stop.type === "submit";
+  }
+
+  function stopOf(target) {
+    return target.type === "radio" ? radioGroup(target) : target;
+  }
+
+  function focusStop(stop) {
+    if (stop.tagName !== "FIELDSET") {
+      stop.focus();
+      return;
+    }
+    var radio = stop.querySelector('input[type="radio"]:checked') ||
+                stop.querySelector('input[type="radio"]');
+    radio.focus();
+  }
+
+  function advance(form, from) {
+    var all = stops(form);
+    var next = all[all.indexOf(from) + 1];
+    if (next) {
+      focusStop(next);
+    }
+    return next;
+  }
+
+  function values(item) {
+    return Array.prototype.map.call(
+      item.querySelectorAll('input[type="radio"]'), function (radio) { return radio.value; });
+  }
+
+  function checkedLabel(item) {
+    var radio = item.querySelector('input[type="radio"]:checked');
+    if (!radio) {
+      return "nothing chosen yet";
+    }
+    return radio.value === NOT_ANSWERED ? '"Not answered" kept' : radio.value + " kept";
+  }
 
   function choose(item, value) {
     var radio = item.querySelector('input[type="radio"][value="' + value + '"]');
-    if (!radio) {
-      return false;
-    }
     radio.checked = true;
     radio.focus();
     radio.dispatchEvent(new Event("change", { bubbles: true }));
-    return true;
+  }
+
+  // One message slot per item, shown beside its choices (visible), plus the page's live
+  // region (announced): a refused key is never silent.
+  function showMessage(item, text, tone) {
+    var slot = item.querySelector("[data-item-message]");
+    if (!slot) {
+      slot = document.createElement("p");
+      slot.setAttribute("data-item-message", "");
+      item.appendChild(slot);
+    }
+    slot.className = "item__message" + (tone ? " item__message--" + tone : "");
+    slot.textContent = text;
+    item.classList.toggle("item--refused", tone === "refused");
+  }
+
+  function clearMessage(item) {
+    var slot = item.querySelector("[data-item-message]");
+    if (slot) {
+      slot.textContent = "";
+      slot.className = "item__message";
+    }
+    item.classList.remove("item--refused");
+  }
+
+  function announce(form, text) {
+    var live = form.querySelector("[data-entry-live]");
+    // Emptied first so that the same refusal twice is announced twice.
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  function refuse(form, item, key) {
+    var range = item.dataset.min + "-" + item.dataset.max;
+    var text = item.dataset.label + ': "' + key + '" refused: choose ' + range +
+               ' or N for "Not answered"; ' + checkedLabel(item) + ".";
+    showMessage(item, text, "refused");
+    announce(form, text);
+  }
+
+  function waitForZero(item) {
+    pendingOne = item;
+    showMessage(item, "1 chosen: type 0 now for 10, or go on.", "pending");
+  }
+
+  // The key typed on an item. Returns nothing; moves focus as the rules above say.
+  function keyOnItem(form, item, key) {
+    if (pendingOne === item) {
+      endWait();
+      if (key === "0") {
+        choose(item, "10");
+        advance(form, item);
+        return;
+      }
+      var next = advance(form, item);
+      if (next) {
+        keyOnStop(form, next, key);
+      }
+      return;
+    }
+    var value = (key === "n" || key === "N" || key === "-") ? NOT_ANSWERED : key;
+    if (values(item).indexOf(value) === -1) {
+      refuse(form, item, key);
+      return;
+    }
+    clearMessage(item);
+    choose(item, value);
+    if (value === "1" && values(item).indexOf("10") !== -1) {
+      waitForZero(item);
+      return;
+    }
+    advance(form, item);
+  }
+
+  // A key carried over from a 0-10 item to the next stop. On a non-item (the PIH form
+  // version, the date) it is refused the same way, so nothing is chosen by accident.
+  function keyOnStop(form, stop, key) {
+    if (isItem(stop)) {
+      keyOnItem(form, stop, key);
+    } else if (stop.tagName === "FIELDSET") {
+      var text = '"' + key + '" not used here: Enter keeps this choice, arrow keys change it.';
+      showMessage(stop, text, "refused");
+      announce(form, text);
+    }
+  }
+
+  function isChoiceKey(key) {
+    return /^[0-9]$/.test(key) || key === "n" || key === "N" || key === "-";
   }
 
   function onKey(event) {
     if (event.altKey || event.ctrlKey || event.metaKey) {
       return;
     }
-    var target = event.target;
-    if (!target.matches || !target.matches('input[type="radio"]')) {
-      return;
-    }
-    var item = target.closest("[data-item]");
-    if (!item) {
-      return;
-    }
+    var form = event.currentTarget;
     var key = event.key;
-    if (key === "n" || key === "N" || key === "-") {
-      event.preventDefault();
-      choose(item, "na");
-      buffer = "";
+    if (key === "Enter") {
+      onEnter(event, form, event.target);
       return;
     }
-    if (!/^[0-9]$/.test(key)) {
+    if (event.target.type !== "radio") {
+      return;
+    }
+    var stop = stopOf(event.target);
+    if (key.indexOf("Arrow") === 0 && pendingOne === stop) {
+      endWait(); // the arrow changes the choice natively; a later "0" is not 10
+    }
+    if (key.length !== 1 || key === " ") {
+      return; // Tab, arrows, Shift, Space: native behaviour
+    }
+    if (isItem(stop)) {
+      event.preventDefault();
+      keyOnItem(form, stop, key);
+    } else if (isChoiceKey(key)) {
+      event.preventDefault();
+      keyOnStop(form, stop, key);
+    }
+  }
+
+  function endWait() {
+    if (pendingOne) {
+      clearMessage(pendingOne);
+      pendingOne = null;
+    }
+  }
+
+  // Enter on a field moves on; on a button or a link it keeps its native meaning.
+  function onEnter(event, form, target) {
+    if (!target.matches("input, select") || target.type === "submit") {
       return;
     }
     event.preventDefault();
-    var now = Date.now();
-    var joined = (item === bufferItem && now - bufferTime < JOIN_MS) ? buffer + key : key;
-    // Prefer the two-digit value when the item has it (10 on a 0-10 item), else the digit.
-    if (!choose(item, joined)) {
-      joined = key;
-      choose(item, key);
-    }
-    buffer = joined;
-    bufferItem = item;
-    bufferTime = now;
+    endWait();
+    advance(form, stopOf(target));
   }
 
   function markAnswered(event) {
     var item = event.target.closest && event.target.closest("[data-item]");
     if (item) {
       item.classList.add("item--answered");
+    }
+  }
+
+  // Focus starts on the form's first field (the date, its text selected so typing replaces
+  // it), unless an error summary or conflict message has taken focus to be read first.
+  function focusFirstField(form) {
+    if (document.querySelector("[data-error-summary]")) {
+      return;
+    }
+    var first = stops(form)[0];
+    if (first) {
+      focusStop(first);
+      if (first.select) {
+        first.select();
+      }
     }
   }
 
@@ -72,5 +255,11 @@
     }
     form.addEventListener("keydown", onKey);
     form.addEventListener("change", markAnswered);
+    form.addEventListener("focusin", function (event) {
+      if (pendingOne && stopOf(event.target) !== pendingOne) {
+        endWait(); // Tab, Shift+Tab or a click elsewhere: 1 stays chosen
+      }
+    });
+    focusFirstField(form);
   });
 })();

@@ -27,17 +27,9 @@ PPIC_KEYS = ["5"] * 10 + ["N"]
 PIH_KEYS = ["8", "N", "8", "8", "8", "8", "8", "8", "6", "6", "N", "8"]
 
 
-def _tab_to(page, selector: str, limit: int = 40) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"document.activeElement.matches('{selector}')"):
-            return
-    raise AssertionError(f"Tab never reached {selector}")
-
-
 def _key_items(page, keys: list[str]) -> None:
+    """Each answer's keys; a chosen value moves focus to the next item by itself."""
     for key in keys:
-        page.keyboard.press("Tab")
         for char in key:
             page.keyboard.press(char)
 
@@ -65,15 +57,16 @@ def test_nurse_enrols_enters_by_keyboard_corrects_and_finds_the_change(
     assert patient.consent_form_version == "v2.1"
     axe_check(page)
 
-    # Keyboard only from here: the date defaults to today; Tab to the first item, then
-    # digits on each item and one Tab to the next.
-    _tab_to(page, "input[name=bpi_worst]")
-    page.keyboard.press(BPI_KEYS[0])
-    _key_items(page, BPI_KEYS[1:])
+    # Keyboard only from here: the page opens on the date (today's, kept with Enter); each
+    # answer's keys choose it and move to the next item; Enter keeps the PIH form version.
+    expect(page.locator("#id_administered_on")).to_be_focused()
+    page.keyboard.press("Enter")
+    _key_items(page, BPI_KEYS)
     _key_items(page, PPIC_KEYS)
-    page.keyboard.press("Tab")  # the PIH form version (left at the current form)
+    expect(page.locator("input[name=pih_form_version]:checked")).to_be_focused()
+    page.keyboard.press("Enter")
     _key_items(page, PIH_KEYS)
-    _tab_to(page, "button[value=complete]")
+    expect(page.locator("button[value=complete]")).to_be_focused()
     page.keyboard.press("Enter")
     page.wait_for_load_state()
 
