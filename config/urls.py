@@ -40,4 +40,5 @@ urlpatterns = [
                                 *questionnaires_urls.patient_pages], "patients"))),
     path("questionnaires/", include("questionnaires.urls")),
     path("analysis/", include("analysis.urls")),
+    path("reminders/", include("reminders.urls")),
 ]

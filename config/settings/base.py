@@ -179,6 +179,8 @@ EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"] or ""
 EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="paincohort@localhost")
+# The site's address as patients reach it: reminder emails carry absolute links.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Offered on the sign-in page and served at /accounts/password_reset/ only when mail goes
 # somewhere a user can read it; production.py turns it off without EMAIL_URL.
 PASSWORD_RESET_OFFERED = env.bool("PASSWORD_RESET_OFFERED", default=True)
@@ -257,6 +259,10 @@ CELERY_BEAT_SCHEDULE = {
     "analysis-refit-tick": {"task": "analysis.refit_tick",
                             "schedule": ANALYSIS_REFIT_INTERVAL_SECONDS,
                             "options": {"expires": ANALYSIS_REFIT_INTERVAL_SECONDS}},
+    # Follow-up reminders (reminders/services.py): hourly, so a failed send is retried
+    # within the hour and a reminder goes out on its day whenever the task runs.
+    "reminders-send-due": {"task": "reminders.send_due", "schedule": 3600,
+                           "options": {"expires": 3600}},
 }
 
 # Study parameters.
