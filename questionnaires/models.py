@@ -24,6 +24,14 @@ class AdministrationStatus(models.TextChoices):
     COMPLETE = "complete", "Complete"
 
 
+class AdministrationSource(models.TextChoices):
+    """Who filled in the answers: keyed by a nurse from paper, or by the patient."""
+
+    NURSE = "nurse", "Keyed by a nurse"
+    TABLET = "tablet", "Completed by the patient on a clinic tablet"
+    LINK = "link", "Completed by the patient from a link"
+
+
 class PihFormVersion(models.TextChoices):
     CURRENT = "current", "Current form (0 = worst, 8 = best)"
     REVERSED = "reversed", "Older form (0 = best, 8 = worst): scored as 8 - x"
@@ -87,6 +95,13 @@ class Administration(AnswersAndScores):
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+",
                                    verbose_name="entered by")
+    source = models.CharField("source", max_length=10, choices=AdministrationSource.choices,
+                              default=AdministrationSource.NURSE)
+    # A patient-completed administration is checked by a nurse before it counts as keyed.
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+",
+                                   verbose_name="checked by")
+    checked_at = models.DateTimeField("checked", null=True, blank=True)
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("last changed", auto_now=True)
     # Optimistic locking: a save must name the version it was based on.
@@ -102,6 +117,8 @@ class Administration(AnswersAndScores):
                                    name="administration_timepoint_valid"),
             models.CheckConstraint(condition=Q(status__in=AdministrationStatus.values),
                                    name="administration_status_valid"),
+            models.CheckConstraint(condition=Q(source__in=AdministrationSource.values),
+                                   name="administration_source_valid"),
             *_item_range_constraints(),
         ]
 
@@ -115,6 +132,11 @@ class Administration(AnswersAndScores):
     @property
     def is_complete(self) -> bool:
         return self.status == AdministrationStatus.COMPLETE
+
+    @property
+    def awaits_check(self) -> bool:
+        """Completed by the patient and not yet confirmed by a nurse."""
+        return self.source != AdministrationSource.NURSE and self.checked_at is None
 
 
 class ItemWording(models.Model):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from core.signals import data_changed
 from patients.models import Patient
@@ -15,7 +16,13 @@ from patients.validators import validate_collection_open
 
 from . import dates
 from .instruments import ITEM_CODES, ITEMS_BY_CODE
-from .models import Administration, AdministrationStatus, PihFormVersion, Timepoint
+from .models import (
+    Administration,
+    AdministrationSource,
+    AdministrationStatus,
+    PihFormVersion,
+    Timepoint,
+)
 from .scoring import SCORING_VERSION, score_all
 
 
@@ -96,8 +103,12 @@ def _changes(before: Administration, after_values: Mapping[str, object]
 def administration_save(*, patient: Patient, timepoint: str, administered_on: dt.date,
                         answers: Mapping[str, object], by: AbstractBaseUser | None,
                         complete: bool, base_version: int | None = None, reason: str = "",
-                        pih_form_version: str = PihFormVersion.CURRENT) -> Administration:
+                        pih_form_version: str = PihFormVersion.CURRENT,
+                        source: str = AdministrationSource.NURSE) -> Administration:
     """Validate, store the answers and their scores in one transaction.
+
+    source: who filled in the answers (a nurse keying paper, or the patient on a tablet or
+    from a link). A nurse's later correction keeps the source the answers came from.
 
     base_version is the version the editor started from (None for a new entry). A save
     based on an older version is refused with StaleEditError, never applied silently.
@@ -106,10 +117,15 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     """
     if timepoint not in Timepoint.values:
         raise ValidationError({"timepoint": f"Unknown timepoint '{timepoint}'."})
+    if source not in AdministrationSource.values:
+        raise ValidationError({"source": f"Unknown source '{source}'."})
     cleaned = validate_answers(answers)
     values = {**dict.fromkeys(ITEM_CODES), **cleaned, "administered_on": administered_on,
               "pih_form_version": pih_form_version,
               "status": AdministrationStatus.COMPLETE if complete else AdministrationStatus.DRAFT}
+    if source != AdministrationSource.NURSE:
+        # The patient's own answers: a nurse checks them again, whatever was there before.
+        values.update(source=source, checked_by=None, checked_at=None)
     # Lock the patient row: concurrent saves for one patient (two nurses, a double click)
     # queue here instead of racing to insert the same administration twice.
     withdrawal = lock_for_data_change(patient)
@@ -148,3 +164,24 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
         patient_mark_followup_completed(patient=patient, by=by)
     data_changed(reason=f"{patient.study_id} {timepoint} saved")
     return administration
+
+
+@transaction.atomic
+def administration_confirm(*, administration: Administration,
+                           by: AbstractBaseUser) -> Administration:
+    """A nurse has checked a patient-completed administration (tablet or link).
+
+    Confirming twice keeps the first check; a nurse-keyed administration needs none.
+    """
+    locked = Administration.objects.select_for_update().get(pk=administration.pk)
+    if locked.source == AdministrationSource.NURSE:
+        raise ValidationError("This questionnaire was keyed by a nurse: there is nothing to "
+                              "confirm.")
+    if locked.checked_at is not None:
+        return locked
+    locked.checked_by = by
+    locked.checked_at = timezone.now()
+    locked._history_user = by
+    locked._change_reason = f"checked ({locked.get_source_display().lower()})"
+    locked.save(update_fields=["checked_by", "checked_at", "updated_at"])
+    return locked

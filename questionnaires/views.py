@@ -13,7 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from clinics.selectors import can_edit_clinical_data, clinics_for_user
 from core.forms import add_service_errors
@@ -27,7 +27,7 @@ from .forms import ACTION_COMPLETE, AdministrationForm, initial_from
 from .history import changes_since, patient_history
 from .instruments import ITEM_CODES
 from .models import Timepoint
-from .services import StaleEditError, administration_save
+from .services import StaleEditError, administration_confirm, administration_save
 from .summary import administration_panels, patient_status, score_rows
 from .worklist import clinic_worklist
 
@@ -78,6 +78,23 @@ def administration_entry(request: HttpRequest, study_id: str, timepoint: str) ->
         "scores": score_rows(existing) if existing else [], "conflict": conflict,
         **_withdrawal_context(withdrawal, existing),
     })
+
+
+@login_required
+@require_POST
+def administration_confirm_view(request: HttpRequest, study_id: str,
+                                timepoint: str) -> HttpResponse:
+    """A nurse confirms she has checked the patient's own answers (tablet or link)."""
+    patient = patient_for_request(request, study_id, edit=True)
+    administration = get_object_or_404(patient.administrations, timepoint=timepoint)
+    try:
+        administration_confirm(administration=administration, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{patient.study_id}: {administration.get_timepoint_display()}"
+                                  " questionnaire confirmed as checked.")
+    return redirect("patients:detail", study_id=patient.study_id)
 
 
 def _withdrawal_context(withdrawal, existing) -> dict:

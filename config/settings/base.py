@@ -57,6 +57,9 @@ MIDDLEWARE = [
     "core.middleware.SessionTimeoutMiddleware",
     # After OTPMiddleware and the session limits: no page before the second factor.
     "core.middleware.TwoFactorMiddleware",
+    # After the sign-in, session-limit and two-factor checks: a tablet handed to a patient
+    # shows only that patient's questionnaire (selfcompletion/patient_mode.py).
+    "selfcompletion.patient_mode.PatientModeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
