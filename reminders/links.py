@@ -11,6 +11,8 @@ from django.conf import settings
 from django.urls import resolve, reverse
 
 from patients.models import Patient
+from selfcompletion.selectors import invitation_by_token
+from selfcompletion.services import followup_link_ensure
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,6 @@ def reminder_links(patient: Patient) -> ReminderLinks:
 
     Raises ValidationError when no link may be issued (withdrawn or completed patient).
     """
-    from selfcompletion.services import followup_link_ensure
-
     _invitation, path = followup_link_ensure(patient=patient)
     token = resolve(path).kwargs["token"]
     return ReminderLinks(questionnaire=absolute_url(path),
@@ -38,7 +38,5 @@ def reminder_links(patient: Patient) -> ReminderLinks:
 
 def patient_id_by_token(token: str) -> int | None:
     """The patient of the invitation with this token, or None (unknown or tampered)."""
-    from selfcompletion.selectors import invitation_by_token
-
     invitation = invitation_by_token(token)
     return invitation.patient_id if invitation is not None else None

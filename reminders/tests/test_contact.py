@@ -1,0 +1,161 @@
+"""The reminder address: recorded by the clinic's nurses only, encrypted at rest, erased on
+request and at study end, and found in no export, admin list or change history."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from reminders.models import ReminderContact
+from reminders.services import contact_record
+
+from .conftest import ADDRESS, BASELINE_ON
+
+pytestmark = pytest.mark.django_db
+
+
+def _form_url(patient) -> str:
+    return reverse("reminders:contact", kwargs={"study_id": patient.study_id})
+
+
+def _record_url(patient) -> str:
+    return reverse("patients:detail", kwargs={"study_id": patient.study_id})
+
+
+def test_a_nurse_records_the_address_from_the_form(client, nurse_a, patient):
+    client.force_login(nurse_a)
+    response = client.post(_form_url(patient), {
+        "email": "  Jo.Bloggs@EXAMPLE.org ", "consented_on": "2026-01-05", "agreed": "on"})
+    assert response.status_code == 302
+    contact = ReminderContact.objects.get(patient=patient)
+    assert contact.email == "Jo.Bloggs@example.org"
+    assert (contact.consented_on, contact.recorded_by) == (BASELINE_ON, nurse_a)
+
+
+def test_no_address_without_the_patients_agreement(client, nurse_a, patient):
+    client.force_login(nurse_a)
+    response = client.post(_form_url(patient), {"email": ADDRESS,
+                                                 "consented_on": "2026-01-05"})
+    assert response.status_code == 200
+    assert "only if the patient agreed" in response.content.decode()
+    assert not ReminderContact.objects.exists()
+
+
+@pytest.mark.parametrize("user", ["nurse_b", "data_manager", "researcher"])
+def test_only_the_clinics_nurses_reach_the_form(client, request, patient, user):
+    client.force_login(request.getfixturevalue(user))
+    assert client.get(_form_url(patient)).status_code == 404
+    assert client.post(_form_url(patient), {"email": ADDRESS, "consented_on": "2026-01-05",
+                                            "agreed": "on"}).status_code == 404
+    assert not ReminderContact.objects.exists()
+
+
+def test_the_record_shows_the_address_to_the_clinics_nurse_only(client, nurse_a, data_manager,
+                                                                researcher, contact):
+    client.force_login(nurse_a)
+    assert ADDRESS in client.get(_record_url(contact.patient)).content.decode()
+    for other in (data_manager, researcher):
+        client.force_login(other)
+        page = client.get(_record_url(contact.patient))
+        assert page.status_code == 200
+        assert ADDRESS not in page.content.decode()
+        assert "Email reminders" not in page.content.decode()
+
+
+def test_the_address_is_encrypted_in_the_database(contact):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT email_encrypted FROM {ReminderContact._meta.db_table}")
+        (stored,) = cursor.fetchone()
+    assert ADDRESS not in stored and "example.org" not in stored
+    assert contact.email == ADDRESS  # and it decrypts under the key
+
+
+def test_the_address_has_no_change_history(contact):
+    """History rows cannot be deleted (the audit trigger refuses it): an erasable address
+    must never be copied into one."""
+    assert not hasattr(ReminderContact, "history")
+    assert not [model for model in apps.get_models()
+                if model.__name__.startswith("Historical") and "Reminder" in model.__name__]
+
+
+def test_a_nurse_erases_the_address(client, nurse_a, contact):
+    client.force_login(nurse_a)
+    url = reverse("reminders:contact_erase", kwargs={"study_id": contact.patient.study_id})
+    assert client.post(url).status_code == 302
+    contact.refresh_from_db()
+    assert (contact.email_encrypted, contact.email) == ("", "")
+    assert contact.erased_at is not None
+
+
+def test_a_nurse_of_another_clinic_cannot_erase_it(client, nurse_b, contact):
+    client.force_login(nurse_b)
+    url = reverse("reminders:contact_erase", kwargs={"study_id": contact.patient.study_id})
+    assert client.post(url).status_code == 404
+    contact.refresh_from_db()
+    assert contact.email == ADDRESS
+
+
+def test_no_address_is_recorded_for_a_withdrawn_patient(patient, nurse_a):
+    from django.core.exceptions import ValidationError
+
+    from patients.services import patient_withdraw
+
+    patient_withdraw(patient=patient, withdrawn_on=BASELINE_ON, reason="",
+                     keep_collected_data=True, by=nurse_a)
+    with pytest.raises(ValidationError):
+        contact_record(patient=patient, email=ADDRESS, consented_on=BASELINE_ON, by=nurse_a)
+
+
+def test_the_study_end_command_erases_every_address(contact, clinic_a, nurse_a):
+    from tests.factories import enrol_patient
+
+    other = enrol_patient(clinic=clinic_a, by=nurse_a, consented_on=BASELINE_ON)
+    contact_record(patient=other, email="b@example.org", consented_on=BASELINE_ON, by=nurse_a)
+    out = io.StringIO()
+    call_command("reminders_erase_all", stdout=out)
+    assert "Erased 2 reminder addresses" in out.getvalue()
+    assert list(ReminderContact.objects.values_list("email_encrypted", flat=True)) == ["", ""]
+    assert not ReminderContact.objects.filter(erased_at__isnull=True).exists()
+
+
+@pytest.fixture
+def followed_up_contact(contact, nurse_a, clock):
+    """The patient's follow-up too, so that both export rows exist."""
+    from tests.factories import save_administration
+
+    clock.move_to(dt.datetime(2026, 4, 5, 12, tzinfo=dt.UTC))
+    save_administration(contact.patient, by=nurse_a, timepoint="followup",
+                        administered_on=dt.date(2026, 4, 5))
+    # the address is still held: the beat task erases it on its next run
+    assert ReminderContact.objects.get(pk=contact.pk).email == ADDRESS
+    return contact
+
+
+@pytest.mark.parametrize("file", ["cohort_csv", "wide_csv", "cohort_dta", "wide_dta",
+                                  "codebook_csv"])
+def test_the_address_is_in_no_export(client, data_manager, followed_up_contact, file):
+    client.force_login(data_manager)
+    response = client.get(reverse("analysis:download", kwargs={"file": file}))
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    assert ADDRESS.encode() not in content
+    assert followed_up_contact.email_encrypted.encode() not in content
+    assert b"email" not in content.lower()
+
+
+def test_the_address_is_in_no_admin_list(client, admin_user, contact):
+    client.force_login(admin_user)
+    assert ReminderContact not in admin.site._registry
+    pages = [reverse("admin:index")] + [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert ADDRESS not in response.content.decode(), page
