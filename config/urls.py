@@ -40,7 +40,6 @@ urlpatterns = [
                                 *questionnaires_urls.patient_pages], "patients"))),
     path("questionnaires/", include("questionnaires.urls")),
     path("analysis/", include("analysis.urls")),
-    path("reminders/", include("reminders.urls")),
     # Patient pages (/p/: the one-time link and the clinic tablet) and their staff actions.
     path("", include("selfcompletion.urls")),
     path("reminders/", include("reminders.urls")),
