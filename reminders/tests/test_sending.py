@@ -3,6 +3,7 @@ days, never twice, none once the follow-up is closed, retried while the backend 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.core import mail
@@ -39,7 +40,7 @@ def _kinds_sent() -> list[str]:
                 .order_by("sent_at").values_list("kind", flat=True))
 
 
-def test_three_reminders_on_their_days_and_none_before(clock, contact, fake_links):
+def test_three_reminders_on_their_days_and_none_before(clock, contact):
     sent_on = {}
     day = BASELINE_ON
     while day <= WINDOW_CLOSES + DAY * 3:
@@ -51,6 +52,9 @@ def test_three_reminders_on_their_days_and_none_before(clock, contact, fake_link
     assert list(sent_on) == [WINDOW_OPENS, WEEK_LATER, BEFORE_CLOSE]
     assert _kinds_sent() == ["window_open", "week_later", "before_close"]
     assert [message.to for message in mail.outbox] == [[ADDRESS]] * 3
+    # the self-completion app's one link, in all three
+    links = {re.search(r"http://127\.0\.0\.1:8000/p/\S+", m.body)[0] for m in mail.outbox}
+    assert len(links) == 1
 
 
 def test_each_email_carries_the_link_and_the_stop_link(clock, contact, fake_links):
@@ -61,7 +65,7 @@ def test_each_email_carries_the_link_and_the_stop_link(clock, contact, fake_link
     assert contact.patient.study_id not in message.body + message.subject
 
 
-def test_a_repeated_run_sends_nothing_twice(clock, contact, fake_links):
+def test_a_repeated_run_sends_nothing_twice(clock, contact):
     for hour in (9, 10, 10, 11):
         _run_on(clock, WINDOW_OPENS, hour)
     assert len(mail.outbox) == 1
@@ -155,3 +159,11 @@ def test_backend_down_for_one_patient_does_not_stop_the_others(
     monkeypatch.setattr(services, "reminder_links", links_failing_for_the_first)
     _run_on(clock, WINDOW_OPENS)
     assert [message.to for message in mail.outbox] == [["other@example.org"]]
+
+
+def test_the_beat_schedule_names_the_registered_task(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["reminders-send-due"]
+    assert entry["task"] == send_due.name == "reminders.send_due"
+    assert send_due.name in app.tasks
