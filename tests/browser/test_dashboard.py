@@ -46,6 +46,44 @@ def test_researcher_sees_tables_and_plots(live_server, page, researcher, fitted_
     axe_check(page)
 
 
+def _landmark_names_are_unique(page) -> int:
+    """axe's landmark-unique (moderate, so not failed by axe_check): every scrollable table
+    region, and every other landmark, has a name of its own."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": ["landmark-unique"]})
+    duplicates = [node["target"] for violation in results.response["violations"]
+                  for node in violation["nodes"]]
+    assert not duplicates, f"Landmarks sharing a name on {page.url}: {duplicates}"
+    regions = page.locator(".table-responsive[role=region]")
+    names = [regions.nth(i).get_attribute("aria-label") for i in range(regions.count())]
+    assert len(set(names)) == len(names), names
+    return len(names)
+
+
+def test_table_regions_are_named_and_table2_fits_1280_px(live_server, new_page, researcher,
+                                                          fitted_cohort, tmp_path):
+    page = new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, live_server, researcher)
+    for variant in ("paper", "timepoint", "between_within"):
+        page.goto(f"{live_server.url}/analysis/?variant={variant}")
+        assert _landmark_names_are_unique(page) >= 3  # recruitment, Table 1, Table 2, plots
+        _assert_table2_fits(page, tmp_path / f"table2-{variant}.png")
+    for path in ("/analysis/interviews/", "/analysis/quality/"):
+        page.goto(f"{live_server.url}{path}")
+        _landmark_names_are_unique(page)
+
+
+def _assert_table2_fits(page, screenshot) -> None:
+    region = page.locator("#table2 > .table-responsive")
+    region.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot)  # in pytest's tmp_path, to look at when this fails
+    scroll, client = region.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert scroll <= client, f"Table 2 scrolls sideways at 1280 px: {scroll} > {client}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+
 def test_dashboard_shows_without_javascript(live_server, browser, researcher, fitted_cohort):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
@@ -70,6 +108,7 @@ def test_statistician_downloads_csv_and_codebook(live_server, page, statistician
     page.get_by_role("link", name="Export").first.click()
     expect(page.get_by_role("heading", name="Export for analysis")).to_be_visible()
     axe_check(page)
+    assert _landmark_names_are_unique(page) >= 2  # the codebook's tables
 
     with page.expect_download() as info:
         page.get_by_test_id("download-cohort").click()
