@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import pytest
 from django.core import mail
+from django.db import connection
 
 from patients.services import patient_withdraw
 from reminders import services
@@ -27,7 +29,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
-FAILING = "reminders.tests.failing_backend.FailingBackend"
+FAILING = "reminders.tests.backends.FailingBackend"
 
 
 def _run_on(clock, day: dt.date, hour: int = 12) -> None:
@@ -167,3 +169,47 @@ def test_the_beat_schedule_names_the_registered_task(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["reminders-send-due"]
     assert entry["task"] == send_due.name == "reminders.send_due"
     assert send_due.name in app.tasks
+
+
+def test_a_link_the_self_completion_app_refuses_is_logged_skipped_not_retried(
+        clock, contact, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    def refused(patient):
+        raise ValidationError("The follow-up window closed on 5 May 2026.")
+
+    monkeypatch.setattr(services, "reminder_links", refused)
+    _run_on(clock, WINDOW_OPENS, 9)
+    _run_on(clock, WINDOW_OPENS, 10)
+    send = ReminderSend.objects.get()
+    assert (send.status, send.attempts, send.error) == (
+        "skipped", 1, "The follow-up window closed on 5 May 2026.")
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_retry_a_failed_send_once(clock, contact, fake_links, settings):
+    """Two workers running the task at the same moment, retrying the same failed send:
+    the row lock lets one send. (A first send is kept single by the unique constraint.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions need PostgreSQL (SQLite serialises the test)")
+    settings.EMAIL_BACKEND = "reminders.tests.backends.SlowBackend"
+    clock.move_to(noon(WINDOW_OPENS))
+    ReminderSend.objects.create(patient=contact.patient, kind="window_open", attempts=1,
+                                status=ReminderStatus.FAILED, error="ConnectionRefusedError")
+    start = threading.Barrier(2)
+
+    def worker():
+        start.wait(timeout=10)
+        try:
+            send_due()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(mail.outbox) == 1
+    assert ReminderSend.objects.values_list("status", "attempts").get() == ("sent", 2)
