@@ -11,6 +11,9 @@ from django.db import models
 from core.crypto import decrypt
 from patients.models import Patient
 
+# The beat task runs hourly: a day of retries covers an email provider's usual outage.
+MAX_ATTEMPTS = 24
+
 
 class ReminderKind(models.TextChoices):
     WINDOW_OPEN = "window_open", "Window opens"
@@ -85,3 +88,7 @@ class ReminderSend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} reminder to {self.patient_id}: {self.status}"
+
+    @property
+    def will_retry(self) -> bool:
+        return self.status == ReminderStatus.FAILED and self.attempts < MAX_ATTEMPTS

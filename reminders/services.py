@@ -23,14 +23,12 @@ from patients.services import lock_for_data_change
 from patients.worklist import followup_dates
 
 from .links import ReminderLinks, patient_id_by_token, reminder_links
-from .models import ReminderContact, ReminderSend, ReminderStatus
+from .models import MAX_ATTEMPTS, ReminderContact, ReminderSend, ReminderStatus
 from .schedule import reminder_due
 from .selectors import baseline_dates, contacts_to_remind, follow_up_closed
 
 logger = logging.getLogger(__name__)
 
-# The beat task runs hourly: a day of retries covers an email provider's usual outage.
-MAX_ATTEMPTS = 24
 ERASED = {"email_encrypted": ""}
 
 
@@ -114,7 +112,7 @@ def reminder_send(*, contact: ReminderContact, kind: str, baseline_on: dt.date) 
     """
     send, _ = ReminderSend.objects.select_for_update().get_or_create(
         patient=contact.patient, kind=kind, defaults={"status": ReminderStatus.FAILED})
-    if send.status != ReminderStatus.FAILED or send.attempts >= MAX_ATTEMPTS:
+    if not send.will_retry:
         return None
     send.attempts += 1
     send.last_attempt_at = timezone.now()

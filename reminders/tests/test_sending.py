@@ -9,11 +9,12 @@ import threading
 import pytest
 from django.core import mail
 from django.db import connection
+from django.urls import reverse
 
 from patients.services import patient_withdraw
 from reminders import services
-from reminders.models import ReminderContact, ReminderSend, ReminderStatus
-from reminders.services import MAX_ATTEMPTS, contact_record
+from reminders.models import MAX_ATTEMPTS, ReminderContact, ReminderSend, ReminderStatus
+from reminders.services import contact_record
 from reminders.tasks import send_due
 from tests.factories import enrol_patient, save_administration
 
@@ -135,7 +136,8 @@ def test_backend_down_the_send_is_logged_failed_and_retried_by_the_next_run(
     assert len(mail.outbox) == 1
 
 
-def test_backend_down_gives_up_after_the_last_attempt(clock, contact, fake_links, settings):
+def test_backend_down_gives_up_after_the_last_attempt(clock, contact, fake_links, settings,
+                                                      client, nurse_a):
     settings.EMAIL_BACKEND = FAILING
     clock.move_to(noon(WINDOW_OPENS))
     for _hourly in range(MAX_ATTEMPTS + 2):
@@ -143,6 +145,9 @@ def test_backend_down_gives_up_after_the_last_attempt(clock, contact, fake_links
         clock.shift(dt.timedelta(hours=1))
     send = ReminderSend.objects.get()
     assert (send.status, send.attempts) == ("failed", MAX_ATTEMPTS)
+    client.force_login(nurse_a)
+    record = client.get(reverse("patients:detail", args=[contact.patient.study_id]))
+    assert "Failed (gave up)" in record.content.decode()
 
 
 def test_backend_down_for_one_patient_does_not_stop_the_others(
