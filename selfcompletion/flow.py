@@ -26,6 +26,16 @@ class FlowUrls:
     closed: str  # where a closed invitation sends the patient (its state page)
 
 
+def part_url(questions_url: str, number: int) -> str:
+    return f"{questions_url}?part={number}"
+
+
+def part_number(request: HttpRequest) -> int:
+    """The part asked for (?part=N); anything else is part 1."""
+    value = request.GET.get("part", "1")
+    return int(value) if value.isdigit() and len(value) < 3 else 1
+
+
 def _wordings_for(instrument) -> tuple[dict[str, str], bool]:
     """Full wording by item, and whether any item falls back to its short (demo) label."""
     loaded = item_wordings()

@@ -120,7 +120,7 @@ def tablet_handover_start(*, patient: Patient, timepoint: str,
 
 def _locked_open(invitation: Invitation) -> Invitation:
     """The invitation's row, locked, if it can still take answers (else InvitationClosed)."""
-    locked = Invitation.objects.select_for_update().select_related("patient").get(
+    locked = Invitation.objects.select_for_update(of=("self",)).select_related("patient").get(
         pk=invitation.pk)
     state = selectors.link_state(locked, today=timezone.localdate())
     if state != selectors.USABLE:

@@ -11,7 +11,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -21,8 +21,8 @@ from patients.access import patient_for_request
 
 from . import patient_mode, selectors
 from .cards import qr_svg
-from .flow import FlowUrls, part_page, resume_url, review_page
-from .models import Invitation, InvitationChannel
+from .flow import FlowUrls, part_number, part_page, part_url, resume_url, review_page
+from .models import Invitation
 from .ratelimit import lookup_failed, lookups_blocked
 from .services import (
     followup_link_ensure,
@@ -62,7 +62,7 @@ def _link_invitation(request: HttpRequest, token: str
 def _link_urls(token: str) -> FlowUrls:
     landing = link_path(token)
     return FlowUrls(
-        part=lambda number: reverse("selfcompletion:link_part", args=[token, number]),
+        part=lambda number: part_url(reverse("selfcompletion:link_part", args=[token]), number),
         review=reverse("selfcompletion:link_review", args=[token]),
         submitted=landing, closed=landing)
 
@@ -98,9 +98,10 @@ def link_landing(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def link_part(request: HttpRequest, token: str, number: int) -> HttpResponse:
+def link_part(request: HttpRequest, token: str) -> HttpResponse:
     invitation, answer = _link_invitation(request, token)
-    return answer or part_page(request, invitation, number, _link_urls(token), PATIENT_BASE)
+    return answer or part_page(request, invitation, part_number(request), _link_urls(token),
+                               PATIENT_BASE)
 
 
 @never_cache
@@ -119,7 +120,8 @@ def _tablet_invitation(request: HttpRequest) -> Invitation | None:
 
 def _tablet_urls() -> FlowUrls:
     done = reverse("selfcompletion:tablet_done")
-    return FlowUrls(part=lambda number: reverse("selfcompletion:tablet_part", args=[number]),
+    questions = reverse("selfcompletion:tablet_part")
+    return FlowUrls(part=lambda number: part_url(questions, number),
                     review=reverse("selfcompletion:tablet_review"), submitted=done, closed=done)
 
 
@@ -146,8 +148,8 @@ def tablet(request: HttpRequest, invitation: Invitation) -> HttpResponse:
 
 @_tablet_page
 @require_http_methods(["GET", "POST"])
-def tablet_part(request: HttpRequest, invitation: Invitation, number: int) -> HttpResponse:
-    return part_page(request, invitation, number, _tablet_urls(), PATIENT_BASE)
+def tablet_part(request: HttpRequest, invitation: Invitation) -> HttpResponse:
+    return part_page(request, invitation, part_number(request), _tablet_urls(), PATIENT_BASE)
 
 
 @_tablet_page
@@ -208,16 +210,17 @@ def invite(request: HttpRequest, study_id: str) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("patients:detail", study_id=study_id)
-    return redirect("selfcompletion:card", pk=invitation.pk)
+    return redirect("selfcompletion:card", study_id=invitation.patient.study_id)
 
 
 @login_required
-def card(request: HttpRequest, pk: int) -> HttpResponse:
-    """The printable card: QR code, address and short code, valid dates."""
-    invitation = get_object_or_404(Invitation, pk=pk, channel=InvitationChannel.LINK)
-    patient = patient_for_request(request, invitation.patient.study_id, edit=True)
-    if invitation.submitted_at or invitation.revoked_at:
-        raise Http404("This invitation is no longer open.")
+def card(request: HttpRequest, study_id: str) -> HttpResponse:
+    """The printable card of the patient's usable follow-up link: QR code, address and
+    short code, valid dates."""
+    patient = patient_for_request(request, study_id, edit=True)
+    invitation = selectors.usable_followup_link(patient, today=timezone.localdate())
+    if invitation is None:
+        raise Http404("No open invitation: issue one from the patient's record.")
     url = request.build_absolute_uri(link_path(link_token(invitation)))
     return render(request, "selfcompletion/card.html", {
         "patient": patient, "invitation": invitation, "qr": qr_svg(url), "url": url,

@@ -1,0 +1,146 @@
+"""Patients completing their own questionnaire in a real browser, by touch: the clinic
+tablet (tablet viewport) and the one-time link (phone viewport), with axe-core on every
+patient-facing page (no serious or critical violation)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from questionnaires.instruments import INSTRUMENTS
+from questionnaires.models import Administration
+from selfcompletion.services import followup_link_ensure, link_code
+from tests.browser.pages import axe_check, sign_in
+from tests.factories import PASSWORD, enrol_patient, full_answers, save_administration
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TABLET = {"viewport": {"width": 820, "height": 1180}, "has_touch": True, "is_mobile": True}
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+ANSWERS = full_answers(bpi=6, ppic=4, pih=5)
+
+
+@pytest.fixture
+def touch_page(browser):
+    contexts = []
+
+    def make(device: dict):
+        context = browser.new_context(**device)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def _answer_part(page, instrument, *, skip: frozenset[str] = frozenset()) -> None:
+    """Tap each item's answer (or "Prefer not to answer"), then Continue."""
+    for item in instrument.items:
+        fieldset = page.locator(f"#item-{item.code}")
+        if item.code in skip:
+            fieldset.locator("label:has(input[value='skip'])").tap()
+        else:
+            fieldset.locator(f"label:has(input[value='{ANSWERS[item.code]}'])").tap()
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("^(Continue|Check your answers)$")).tap()
+
+
+def test_tablet_journey_by_touch(live_server, touch_page, nurse_a, clinic_a):
+    patient = enrol_patient(clinic=clinic_a, by=nurse_a)
+    page = touch_page(TABLET)
+    sign_in(page, live_server, nurse_a)
+    page.goto(f"{live_server.url}/patients/{patient.study_id}/")
+    page.get_by_role("button", name="Hand to patient (Baseline)").tap()
+    expect(page).to_have_url(re.compile(r"/p/tablet/$"))
+    axe_check(page)
+    page.get_by_role("link", name="Start").tap()
+    for number, instrument in enumerate(INSTRUMENTS, start=1):
+        expect(page.get_by_text(f"Part {number} of 3", exact=True)).to_be_visible()
+        expect(page.get_by_text("Demo wording.")).to_be_visible()
+        axe_check(page)
+        _answer_part(page, instrument, skip=frozenset({"bpi_now"}) if number == 1 else
+                     frozenset())
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers")
+    axe_check(page)
+    # The patient cannot wander off: the record's address brings the questionnaire back.
+    page.goto(f"{live_server.url}/patients/{patient.study_id}/")
+    expect(page).to_have_url(re.compile(r"/p/tablet/$"))
+    page.goto(f"{live_server.url}/p/tablet/review/")
+    page.get_by_role("button", name="Send my answers").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    axe_check(page)
+    stored = Administration.objects.get(patient=patient)
+    assert (stored.source, stored.status, stored.bpi_now, stored.bpi_worst) == (
+        "tablet", "complete", None, 6)
+
+    page.get_by_role("link", name="Staff: return to staff mode").tap()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Staff only")
+    axe_check(page)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Return to staff mode").tap()
+    expect(page.get_by_role("alert")).to_contain_text("not right")
+    axe_check(page)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Return to staff mode").tap()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(patient.study_id)
+    expect(page.get_by_text("not yet checked")).to_be_visible()
+    page.get_by_role("button", name="Confirm checked Baseline").tap()
+    expect(page.get_by_role("status").first).to_contain_text("confirmed as checked")
+    stored.refresh_from_db()
+    assert stored.checked_by == nurse_a
+
+
+def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, touch_page, nurse_a,
+                                                       clinic_a):
+    patient = enrol_patient(clinic=clinic_a, by=nurse_a,
+                            consented_on=dt.date.today() - dt.timedelta(days=95))
+    save_administration(patient, by=nurse_a)
+    invitation, path = followup_link_ensure(patient=patient, by=nurse_a)
+    code = link_code(invitation)
+
+    phone = touch_page(PHONE)
+    phone.goto(f"{live_server.url}/p/")
+    axe_check(phone)
+    phone.get_by_label("Code").fill("WRONG-CODE2")
+    phone.get_by_role("button", name="Continue").tap()
+    expect(phone.get_by_role("alert")).to_contain_text("could not find")
+    axe_check(phone)
+    phone.get_by_label("Code").fill(f"{code[:5].lower()} {code[5:]}")
+    phone.get_by_role("button", name="Continue").tap()
+    expect(phone).to_have_url(f"{live_server.url}{path}")
+    axe_check(phone)
+    phone.get_by_role("link", name="Start").tap()
+    expect(phone.get_by_text("Part 1 of 3", exact=True)).to_be_visible()
+    axe_check(phone)
+    _answer_part(phone, INSTRUMENTS[0])
+    expect(phone.get_by_text("Part 2 of 3", exact=True)).to_be_visible()
+    phone.context.close()  # the patient closes the browser half-way
+
+    again = touch_page(PHONE)
+    again.goto(f"{live_server.url}{path}")
+    expect(again.get_by_role("heading", level=1)).to_have_text("Welcome back")
+    again.get_by_role("link", name="Continue").tap()
+    expect(again.get_by_text("Part 2 of 3", exact=True)).to_be_visible()
+    for instrument in INSTRUMENTS[1:]:
+        axe_check(again)
+        _answer_part(again, instrument)
+    axe_check(again)
+    again.get_by_role("button", name="Send my answers").tap()
+    expect(again.get_by_role("heading", level=1)).to_have_text("Thank you")
+    axe_check(again)
+    stored = Administration.objects.get(patient=patient, timepoint="followup")
+    assert (stored.source, stored.status, stored.bpi_worst) == ("link", "complete", 6)
+    assert patient.study_id not in again.content()
+
+    # The same link again, and a tampered one: clear pages that reveal nothing.
+    again.goto(f"{live_server.url}{path}")
+    expect(again.get_by_role("heading", level=1)).to_have_text("Thank you")
+    again.goto(f"{live_server.url}{path[:-3]}zz/")
+    expect(again.get_by_role("heading", level=1)).to_have_text("This link does not work")
+    axe_check(again)
+    again.goto(f"{live_server.url}/p/ended/")
+    axe_check(again)
