@@ -7,8 +7,3 @@ class RemindersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "reminders"
     verbose_name = "follow-up reminders"
-
-    def ready(self) -> None:
-        # Registers reminders.send_due with Celery (config/celery.py discovers only the
-        # analysis tasks).
-        from . import tasks  # noqa: F401
