@@ -7,4 +7,4 @@ import segno
 def qr_svg(url: str) -> str:
     """An inline SVG of the URL's QR code, medium error correction (survives a crease)."""
     return segno.make(url, error="m").svg_inline(
-        scale=5, border=4, title="QR code: the questionnaire link", omitsize=False)
+        scale=5, border=4, title="QR code: the questionnaire link", omitsize=True)

@@ -90,9 +90,10 @@ def review_page(request: HttpRequest, invitation: Invitation, urls: FlowUrls, ba
             invitation_submit(invitation=invitation, by=by)
         except InvitationClosed:
             return redirect(urls.closed)
-        except ValidationError:
-            # A data-entry rule refused the answers (e.g. a date rule): nothing stored.
-            error = ("Your answers could not be sent. Please ask the clinic team; your "
+        except ValidationError as problem:
+            # Nothing answered yet, or a data-entry rule refused the answers: nothing stored.
+            error = (problem.messages[0] if not invitation.draft else
+                     "Your answers could not be sent. Please ask the clinic team; your "
                      "answers so far are kept.")
         else:
             return redirect(urls.submitted)

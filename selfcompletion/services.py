@@ -158,6 +158,8 @@ def invitation_submit(*, invitation: Invitation, by: AbstractBaseUser | None = N
     Complete when every item is answered or explicitly skipped, else a draft.
     """
     locked = _locked_open(invitation)
+    if not locked.draft:
+        raise ValidationError("Answer at least one question before sending.")
     existing = Administration.objects.filter(patient=locked.patient,
                                              timepoint=locked.timepoint).first()
     channel = InvitationChannel(locked.channel)

@@ -129,6 +129,27 @@ def test_wrong_codes_count_towards_the_limit_and_a_right_code_opens_the_link(lin
     assert typist.get("/p/").status_code == 429
 
 
+def test_sending_no_answers_at_all_is_refused_and_the_link_stays_open(link):
+    invitation, token = link
+    response = Client().post(reverse("selfcompletion:link_review", args=[token]))
+    assert response.status_code == 400 and b"at least one question" in response.content
+    invitation.refresh_from_db()
+    assert invitation.submitted_at is None
+    assert not Administration.objects.filter(timepoint="followup").exists()
+
+
+def test_the_change_history_names_the_patient_as_the_source(client, nurse_a, link,
+                                                            every_answer):
+    from selfcompletion.services import invitation_draft_save, invitation_submit
+
+    invitation, _ = link
+    invitation_draft_save(invitation=invitation, answers=every_answer)
+    invitation_submit(invitation=invitation)
+    client.force_login(nurse_a)
+    history = client.get(reverse("patients:history", args=[invitation.patient.study_id]))
+    assert b"completed by the patient (one-time link)" in history.content
+
+
 def test_a_forged_answer_is_refused_and_nothing_is_saved(link):
     _, token = link
     response = Client().post(_part(token, 1), {"bpi_worst": "11", "bpi_least": "2"})
