@@ -10,6 +10,9 @@ core/crispy/fieldset.html. The page draws the <form> tag, the error summary
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Fieldset, Layout
 from django import forms
@@ -90,8 +93,34 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages)
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
+# Day, month, year in that order, whatever the browser's locale (a date input follows it):
+# 1/2/2026 or 01/02/2026, with "/", "." or "-"; ISO 2026-02-01 is read too (scripts, tests).
+DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+DATE_FORMAT_ERROR = "Type the date as day/month/year, e.g. 27/03/2026."
 
-    def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+class DayMonthYearField(forms.DateField):
+    """A date typed in one text field as dd/mm/yyyy, the same in every browser."""
+
+    widget = forms.DateInput(format="%d/%m/%Y", attrs={
+        "class": "form-control input--date", "autocomplete": "off", "spellcheck": "false",
+        "size": "10"})
+    default_error_messages = {"invalid": DATE_FORMAT_ERROR}
+
+    def to_python(self, value):
+        if value in self.empty_values or isinstance(value, dt.date):
+            return super().to_python(value)
+        text = str(value).strip()
+        if match := DAY_MONTH_YEAR.match(text):
+            day, month, year = match.groups()
+        elif match := ISO_DATE.match(text):
+            year, month, day = match.groups()
+        else:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return dt.date(int(year), int(month), int(day))
+        except ValueError:
+            raise ValidationError(f"{text} is not a date: {DATE_FORMAT_ERROR[0].lower()}"
+                                  f"{DATE_FORMAT_ERROR[1:]}", code="invalid") from None
+

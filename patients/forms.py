@@ -14,7 +14,7 @@ from crispy_forms.layout import Div, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 
-from core.forms import AccessibleFormMixin, DateInput, section
+from core.forms import AccessibleFormMixin, DayMonthYearField, section
 
 from .characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS
 from .models import LostReason, Patient
@@ -74,7 +74,7 @@ class EnrolForm(CharacteristicsModelForm):
     class Meta(CharacteristicsModelForm.Meta):
         fields = ("consented_on", "consent_form_version", "consent_taken_by",
                   *CHARACTERISTIC_CODES)
-        widgets = {"consented_on": DateInput()}
+        field_classes = {"consented_on": DayMonthYearField}
         help_texts = {**CharacteristicsModelForm.Meta.help_texts,
                       "consented_on": "The date on the signed consent form.",
                       "consent_form_version": "As printed on the form, e.g. v1.0."}
@@ -127,8 +127,8 @@ class CharacteristicsForm(CharacteristicsModelForm):
 
 
 class WithdrawForm(AccessibleFormMixin, forms.Form):
-    withdrawn_on = forms.DateField(label="Date consent was withdrawn", widget=DateInput(),
-                                   validators=[_not_in_future])
+    withdrawn_on = DayMonthYearField(label="Date consent was withdrawn",
+                                     validators=[_not_in_future])
     keep_collected_data = forms.TypedChoiceField(
         label="Data already collected",
         choices=[("yes", "Keep it in the analysis"),

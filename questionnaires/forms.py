@@ -7,7 +7,6 @@ decision on the paper form, never a slip of the keyboard.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from crispy_forms.layout import HTML, Div, Field, Layout
 from django import forms
@@ -15,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 
-from core.forms import AccessibleFormMixin, section
+from core.forms import AccessibleFormMixin, DayMonthYearField, section
 from patients.worklist import followup_dates
 
 from .instruments import INSTRUMENTS, ITEM_CODES, ITEMS
@@ -28,38 +27,6 @@ ACTION_COMPLETE = "complete"
 # One item: a fieldset of radios in one line, with "Not answered" (static/js/entry.js keys).
 ITEM_TEMPLATE = "questionnaires/_item.html"
 INSTRUMENT_TEMPLATE = "questionnaires/_instrument.html"
-
-
-# Day, month, year in that order, whatever the browser's locale (a date input follows it):
-# 1/2/2026 or 01/02/2026, with "/", "." or "-"; ISO 2026-02-01 is read too (scripts, tests).
-DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-DATE_FORMAT_ERROR = "Type the date as day/month/year, e.g. 27/03/2026."
-
-
-class DayMonthYearField(forms.DateField):
-    """A date typed in one text field as dd/mm/yyyy, the same in every browser."""
-
-    widget = forms.DateInput(format="%d/%m/%Y", attrs={
-        "class": "form-control input--date", "autocomplete": "off", "spellcheck": "false",
-        "size": "10"})
-    default_error_messages = {"invalid": DATE_FORMAT_ERROR}
-
-    def to_python(self, value):
-        if value in self.empty_values or isinstance(value, dt.date):
-            return super().to_python(value)
-        text = str(value).strip()
-        if match := DAY_MONTH_YEAR.match(text):
-            day, month, year = match.groups()
-        elif match := ISO_DATE.match(text):
-            year, month, day = match.groups()
-        else:
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
-        try:
-            return dt.date(int(year), int(month), int(day))
-        except ValueError:
-            raise ValidationError(f"{text} is not a date: {DATE_FORMAT_ERROR[0].lower()}"
-                                  f"{DATE_FORMAT_ERROR[1:]}", code="invalid") from None
 
 
 def _item_field(item) -> forms.ChoiceField:

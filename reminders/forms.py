@@ -6,7 +6,7 @@ import datetime as dt
 from django import forms
 from django.core.exceptions import ValidationError
 
-from core.forms import AccessibleFormMixin, DateInput
+from core.forms import AccessibleFormMixin, DayMonthYearField
 
 
 def _not_in_future(value: dt.date) -> None:
@@ -19,8 +19,8 @@ class ReminderContactForm(AccessibleFormMixin, forms.Form):
         label="Email address for reminders", max_length=254,
         help_text="Used only to send the follow-up link and reminders; erased when the "
                   "follow-up is done. Only this clinic's nurses can see it.")
-    consented_on = forms.DateField(label="Date the patient agreed to email reminders",
-                                   widget=DateInput(), validators=[_not_in_future])
+    consented_on = DayMonthYearField(label="Date the patient agreed to email reminders",
+                                     validators=[_not_in_future])
     agreed = forms.BooleanField(
         label="The patient agreed to receive reminders by email",
         error_messages={"required": "Record an address only if the patient agreed."})

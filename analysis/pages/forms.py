@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django import forms
 
+from core.forms import DayMonthYearField
+
 from ..models import InterviewContact, InterviewStatus, StudyTarget
 
 
@@ -70,11 +72,8 @@ class InterviewContactForm(forms.ModelForm):
         model = InterviewContact
         fields = ["status", "invited_on", "interviewed_on", "duration_minutes", "place",
                   "notes"]
-        widgets = {
-            "invited_on": forms.DateInput(attrs={"type": "date"}),
-            "interviewed_on": forms.DateInput(attrs={"type": "date"}),
-            "notes": forms.Textarea(attrs={"rows": 2}),
-        }
+        field_classes = {"invited_on": DayMonthYearField, "interviewed_on": DayMonthYearField}
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
     field_order = ["study_id", "status", "invited_on", "interviewed_on", "duration_minutes",
                    "place", "notes"]
