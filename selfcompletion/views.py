@@ -6,6 +6,8 @@ complete at home" and the printable invitation card, from the patient record.
 """
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
@@ -127,13 +129,12 @@ def _tablet_urls() -> FlowUrls:
 
 def _tablet_page(view):
     """Tablet pages need a session in patient mode; otherwise the neutral page."""
+    @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         invitation = _tablet_invitation(request)
         if invitation is None:
             return redirect("selfcompletion:ended")
         return view(request, invitation, *args, **kwargs)
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return never_cache(wrapped)
 
 

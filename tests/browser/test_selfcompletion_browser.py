@@ -22,6 +22,16 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobil
 ANSWERS = full_answers(bpi=6, ppic=4, pih=5)
 
 
+@pytest.fixture(autouse=True)
+def _no_lookup_failures():
+    # The live server shares this process's cache: the guessing limit must not carry over.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def touch_page(browser):
     contexts = []
@@ -144,3 +154,35 @@ def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, touch_page, 
     axe_check(again)
     again.goto(f"{live_server.url}/p/ended/")
     axe_check(again)
+
+
+def test_fault_pages_on_a_phone_are_clear_and_accessible(live_server, touch_page, nurse_a,
+                                                         clinic_a):
+    from patients.services import patient_withdraw
+    from selfcompletion.models import Invitation
+
+    links = []
+    for _ in range(2):
+        patient = enrol_patient(clinic=clinic_a, by=nurse_a,
+                                consented_on=dt.date.today() - dt.timedelta(days=95))
+        save_administration(patient, by=nurse_a)
+        links.append(followup_link_ensure(patient=patient, by=nurse_a))
+    (expired, expired_path), (withdrawn, withdrawn_path) = links
+    Invitation.objects.filter(pk=expired.pk).update(
+        valid_until=dt.date.today() - dt.timedelta(days=1))
+    patient_withdraw(patient=withdrawn.patient, withdrawn_on=dt.date.today(), reason="",
+                     keep_collected_data=True, by=nurse_a)
+    phone = touch_page(PHONE)
+    for path, heading in ((expired_path, "This link has expired"),
+                          (withdrawn_path, "This questionnaire is no longer needed")):
+        phone.goto(f"{live_server.url}{path}")
+        expect(phone.get_by_role("heading", level=1)).to_have_text(heading)
+        assert expired.patient.study_id not in phone.content()
+        assert withdrawn.patient.study_id not in phone.content()
+        axe_check(phone)
+    for attempt in range(10):
+        phone.goto(f"{live_server.url}/p/{'x' * 42}{attempt}/")
+    response = phone.goto(f"{live_server.url}{expired_path}")
+    assert response.status == 429
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Too many tries")
+    axe_check(phone)
