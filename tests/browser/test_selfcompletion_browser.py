@@ -1,5 +1,5 @@
 """Patients completing their own questionnaire in a real browser, by touch: the clinic
-tablet (tablet viewport) and the one-time link (phone viewport), with axe-core on every
+tablet (tablet and phone viewports) and the one-time link (phone), with axe-core on every
 patient-facing page (no serious or critical violation)."""
 from __future__ import annotations
 
@@ -59,9 +59,10 @@ def _answer_part(page, instrument, *, skip: frozenset[str] = frozenset()) -> Non
         page.get_by_role("button", name=re.compile("^(Continue|Check your answers)$")).tap()
 
 
-def test_tablet_journey_by_touch(live_server, touch_page, nurse_a, clinic_a):
+@pytest.mark.parametrize("device", [TABLET, PHONE], ids=["tablet", "phone"])
+def test_tablet_journey_by_touch(live_server, touch_page, nurse_a, clinic_a, device):
     patient = enrol_patient(clinic=clinic_a, by=nurse_a)
-    page = touch_page(TABLET)
+    page = touch_page(device)
     sign_in(page, live_server, nurse_a)
     page.goto(f"{live_server.url}/patients/{patient.study_id}/")
     page.get_by_role("button", name="Hand to patient (Baseline)").tap()
