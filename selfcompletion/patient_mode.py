@@ -3,8 +3,8 @@ that keeps the patient inside their own questionnaire.
 
 A nurse's session is switched into patient mode ("Hand to patient"); from then on every
 page other than the tablet questionnaire answers with a redirect to it. Leaving needs the
-nurse's password. A patient-mode session idle for PATIENT_MODE_IDLE_SECONDS is signed out
-entirely and shows a neutral page (no patient, no data); the answers given so far stay
+nurse's password. A patient-mode session idle for SELFCOMPLETION_IDLE_SECONDS (a setting) is
+signed out entirely and shows a neutral page (no patient, no data); the answers given so far stay
 on the server with the invitation, and the nurse's next hand-over resumes them.
 """
 from __future__ import annotations
@@ -19,14 +19,13 @@ from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 
 SESSION_KEY = "selfcompletion_patient_mode"
-PATIENT_MODE_IDLE_SECONDS = 15 * 60
 # The pages a patient-mode session may see (URL names in the selfcompletion namespace).
 TABLET_PAGES = frozenset({"tablet", "tablet_part", "tablet_review", "tablet_done",
                           "tablet_exit", "ended"})
 
 
 def idle_limit() -> int:
-    return getattr(settings, "SELFCOMPLETION_IDLE_SECONDS", PATIENT_MODE_IDLE_SECONDS)
+    return settings.SELFCOMPLETION_IDLE_SECONDS
 
 
 def enter(request: HttpRequest, invitation_id: int) -> None:

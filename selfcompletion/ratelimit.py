@@ -1,5 +1,6 @@
-"""Guessing links or codes is slowed down per client address: after LOOKUP_FAILURE_LIMIT
-failed lookups within LOOKUP_WINDOW_SECONDS the address gets 429 until the window ends.
+"""Guessing links or codes is slowed down per client address: after
+SELFCOMPLETION_LOOKUP_FAILURE_LIMIT (a setting) failed lookups within LOOKUP_WINDOW_SECONDS
+the address gets 429 until the window ends.
 
 Counts live in Django's cache (shared between workers when the cache is); the address is
 the one django-axes uses (core.client_ip), so a client cannot reset it with a header.
@@ -12,12 +13,11 @@ from django.http import HttpRequest
 
 from core.client_ip import client_ip_address
 
-LOOKUP_FAILURE_LIMIT = 10
 LOOKUP_WINDOW_SECONDS = 600
 
 
 def _limit() -> int:
-    return getattr(settings, "SELFCOMPLETION_LOOKUP_FAILURE_LIMIT", LOOKUP_FAILURE_LIMIT)
+    return settings.SELFCOMPLETION_LOOKUP_FAILURE_LIMIT
 
 
 def _key(request: HttpRequest) -> str:

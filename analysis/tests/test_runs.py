@@ -233,7 +233,7 @@ def test_the_task_takes_its_time_limits_from_the_settings_and_beat_sends_it():
     assert refit_tick_task.soft_time_limit == settings.ANALYSIS_REFIT_SOFT_TIME_LIMIT
     assert refit_tick_task.time_limit == settings.ANALYSIS_REFIT_TIME_LIMIT
     assert refit_tick_task.soft_time_limit < refit_tick_task.time_limit
-    [entry] = settings.CELERY_BEAT_SCHEDULE.values()
+    entry = settings.CELERY_BEAT_SCHEDULE["analysis-refit-tick"]
     assert entry["task"] == refit_tick_task.name == "analysis.refit_tick"
     assert entry["schedule"] == settings.ANALYSIS_REFIT_INTERVAL_SECONDS
 

@@ -269,6 +269,18 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Study parameters.
+# Patient self-completion: a tablet left in patient mode ends after this idle time; the
+# one-time link's short-code lookup refuses an address after this many misses in 10 min.
+SELFCOMPLETION_IDLE_SECONDS = env.int("SELFCOMPLETION_IDLE_SECONDS", default=15 * 60)
+SELFCOMPLETION_LOOKUP_FAILURE_LIMIT = env.int("SELFCOMPLETION_LOOKUP_FAILURE_LIMIT",
+                                              default=10)
+
+# The cache counts guesses at one-time links: shared by every web worker when CACHE_URL
+# (e.g. redis://redis:6379/1) is set, else per process (the embedded default).
+CACHE_URL = env.str("CACHE_URL", default="")
+CACHES = {"default": env.cache_url_config(CACHE_URL) if CACHE_URL
+          else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 FOLLOWUP_WINDOW_START_DAYS = env.int("FOLLOWUP_WINDOW_START_DAYS", default=76)
 FOLLOWUP_WINDOW_END_DAYS = env.int("FOLLOWUP_WINDOW_END_DAYS", default=120)
 FOLLOWUP_DUE_DAYS = env.int("FOLLOWUP_DUE_DAYS", default=90)
