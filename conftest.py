@@ -12,15 +12,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-# Re-exported for tests outside clinics/patients/questionnaires that still import them
-# from conftest (analysis/tests); new tests import tests.factories.
-from tests.factories import PASSWORD, enrol_patient, full_answers, make_user, save_administration
+from tests.factories import enrol_patient, make_user, save_administration
 
 if TYPE_CHECKING:
     from clinics.models import Clinic
-
-__all__ = ["PASSWORD", "full_answers"]
-
 
 @pytest.fixture
 def clinic_a(db) -> Clinic:

@@ -21,7 +21,9 @@ from .models import Administration, Timepoint
 PATIENT_FIELDS = ("study_id", "consented_on", "consent_form_version", "consent_taken_by",
                   *CHARACTERISTIC_CODES, "followup_status", "lost_reason")
 WITHDRAWAL_FIELDS = ("withdrawn_on", "keep_collected_data", "reason")
-ADMINISTRATION_FIELDS = ("administered_on", "status", "pih_form_version", *ITEM_CODES)
+# who checked is the change's author; checked_at says when
+ADMINISTRATION_FIELDS = ("administered_on", "status", "source", "checked_at",
+                         "pih_form_version", *ITEM_CODES)
 TIMEPOINT_LABELS = dict(Timepoint.choices)
 
 

@@ -8,7 +8,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from conftest import full_answers
 from patients.models import Patient
 from patients.services import patient_withdraw
 from questionnaires.cohort_files.columns import EXPORT_COLUMNS, IMPORT_COLUMNS
@@ -17,6 +16,7 @@ from questionnaires.instruments import ITEM_CODES
 from questionnaires.models import Administration
 from questionnaires.scoring import score_all
 from questionnaires.tests.cohort_files import cohort_row, write_cohort
+from tests.factories import full_answers
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from conftest import full_answers
 from patients.services import patient_update
 from questionnaires.history import patient_history
 from questionnaires.services import administration_save
+from tests.factories import full_answers
 
 pytestmark = pytest.mark.django_db
 

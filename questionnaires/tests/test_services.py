@@ -5,9 +5,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from conftest import full_answers
 from questionnaires.models import Administration
 from questionnaires.services import StaleEditError, administration_save
+from tests.factories import full_answers
 
 pytestmark = pytest.mark.django_db
 

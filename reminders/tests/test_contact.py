@@ -15,7 +15,7 @@ from django.urls import reverse
 from reminders.models import ReminderContact
 from reminders.services import contact_record
 
-from .conftest import ADDRESS, BASELINE_ON
+from .dates import ADDRESS, BASELINE_ON
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from reminders.models import ReminderKind
 from reminders.schedule import reminder_due
 
-from .conftest import BASELINE_ON, BEFORE_CLOSE, WEEK_LATER, WINDOW_CLOSES, WINDOW_OPENS
+from .dates import BASELINE_ON, BEFORE_CLOSE, WEEK_LATER, WINDOW_CLOSES, WINDOW_OPENS
 
 DAY = dt.timedelta(days=1)
 

@@ -18,7 +18,7 @@ from reminders.services import contact_record
 from reminders.tasks import send_due
 from tests.factories import enrol_patient, save_administration
 
-from .conftest import (
+from .dates import (
     ADDRESS,
     BASELINE_ON,
     BEFORE_CLOSE,

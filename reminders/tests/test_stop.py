@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from reminders.tasks import send_due
 
-from .conftest import ADDRESS, WINDOW_OPENS, noon
+from .dates import ADDRESS, WINDOW_OPENS, noon
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,6 @@ from django.urls import resolve, reverse
 from reminders.models import ReminderContact
 from reminders.services import contact_record
 from selfcompletion.services import followup_link_ensure
-from tests.browser.conftest import browser, new_page, page  # noqa: F401  (fixtures)
 from tests.browser.pages import axe_check, sign_in
 from tests.factories import enrol_patient, save_administration
 
