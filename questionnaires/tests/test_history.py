@@ -64,3 +64,19 @@ def test_history_costs_a_fixed_number_of_queries(make_patient, make_administrati
         admin = _correct(patient, admin, nurse_a, bpi_now=value)
     with django_assert_num_queries(3):
         patient_history(patient=patient)
+
+
+def test_a_nurse_checking_a_patients_own_answers_appears_with_who_and_when(
+        make_patient, nurse_a):
+    from questionnaires.services import administration_confirm
+
+    patient = make_patient()
+    saved = administration_save(
+        patient=patient, timepoint="baseline", administered_on=patient.consented_on,
+        answers=full_answers(), by=None, complete=True, source="tablet")
+    administration_confirm(administration=saved, by=nurse_a)
+    rows = patient_history(patient=patient)
+    checked = [r for r in rows if r.field == "checked"]
+    assert [(r.who, r.old) for r in checked] == [("nurse_a", "—")]
+    saved.refresh_from_db()
+    assert checked[0].new == str(saved.checked_at)  # the moment of the check, not a date typed
