@@ -79,4 +79,4 @@ def test_a_nurse_checking_a_patients_own_answers_appears_with_who_and_when(
     checked = [r for r in rows if r.field == "checked"]
     assert [(r.who, r.old) for r in checked] == [("nurse_a", "—")]
     saved.refresh_from_db()
-    assert checked[0].new == str(saved.checked_at)  # the moment of the check, not a date typed
+    assert checked[0].new == saved.checked_at.isoformat()  # the moment of the check
