@@ -176,3 +176,47 @@ def test_worklist_heading_adds_the_code_when_the_name_lacks_it(client, nurse_a, 
     client.force_login(nurse_a)
     html = client.get(reverse("clinics:worklist", args=["A"])).content.decode()
     assert "Royal Infirmary pain service (A)</span></h1>" in html
+
+
+def _outreach_for_everyone(clinic: Clinic) -> None:
+    """Each patient of the clinic without a link yet given a follow-up link opened, a
+    reminder address and a failed reminder (built directly: the services are tested with
+    their apps)."""
+    from django.utils import timezone
+
+    from reminders.models import ReminderContact, ReminderSend
+    from selfcompletion.models import Invitation
+
+    patients = list(Patient.objects.filter(clinic=clinic, invitations__isnull=True))
+    today, now = dt.date.today(), timezone.now()
+    Invitation.objects.bulk_create([
+        Invitation(patient=patient, timepoint="followup", channel="link", valid_from=today,
+                   valid_until=today + dt.timedelta(days=30), opened_at=now,
+                   token_hash=f"t{patient.pk:063d}", code_hash=f"c{patient.pk:063d}")
+        for patient in patients])
+    ReminderContact.objects.bulk_create([
+        ReminderContact(patient=patient, email_encrypted="x", consented_on=today)
+        for patient in patients])
+    ReminderSend.objects.bulk_create([
+        ReminderSend(patient=patient, kind="window_open", status="failed", attempts=2)
+        for patient in patients])
+
+
+@pytest.mark.django_db
+def test_worklist_page_with_invitations_and_reminders_runs_the_same_queries_for_5_and_500(
+        client, nurse_a, clinic_a):
+    client.force_login(nurse_a)
+    url = reverse("clinics:worklist", args=["A"])
+    counts = []
+    for grow in (lambda: _bulk_cohort(clinic_a, 5, today=dt.date.today()),
+                 lambda: _extend(clinic_a, 495)):
+        grow()
+        _outreach_for_everyone(clinic_a)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        counts.append(len(queries))
+    page = response.content.decode()
+    assert page.count("Link: opened") == 100            # the first page of 100
+    assert page.count("Reminder failed, will retry") == 100
+    assert counts[0] == counts[1]
+    assert counts[0] <= 13  # the worklist's queries and three for the column
