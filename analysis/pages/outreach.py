@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q
 
 from questionnaires.models import (
     Administration,
@@ -43,8 +43,9 @@ REMINDERS = (
 
 def outreach_summary(*, due_before: dt.date) -> dict[str, Any]:
     """Both tables for the dashboard (three queries)."""
-    return {"by_mode": completion_by_mode(due_before=due_before),
-            "by_reminder": completion_by_reminder()}
+    by_mode = completion_by_mode(due_before=due_before)
+    return {"by_mode": by_mode,
+            "by_reminder": completion_by_reminder(completed=by_mode["completed"])}
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -89,31 +90,38 @@ def completion_by_mode(*, due_before: dt.date) -> dict[str, Any]:
 
 # --- after each reminder ------------------------------------------------------------------
 
-def completion_by_reminder() -> dict[str, Any]:
+def completion_by_reminder(*, completed: int) -> dict[str, Any]:
     """Completed follow-ups by the last reminder sent before completion (two queries).
 
-    The last reminder is a subquery per completed follow-up on the send log's
-    (patient, kind) index, grouped in the database: no row reaches Python.
+    `completed` is completion_by_mode's count of the same follow-ups: those without a
+    reminder before completion are the rest. A send is a patient's last before completion
+    when no other send of theirs is later and still before it: an anti-join, which the
+    database runs as one hash join over the send log (a subquery per follow-up took 0.8 s
+    at 100,000 patients on PostgreSQL).
     """
-    last_sent = (ReminderSend.objects
-                 .filter(patient=OuterRef("patient"), status=ReminderStatus.SENT,
-                         sent_at__date__lte=OuterRef("administered_on"))
-                 .order_by("-sent_at", "-pk").values("kind")[:1])
-    # the follow-ups completion_by_mode (and the recruitment table) count: with a complete
-    # baseline (one per patient: the join adds no row)
-    after = dict(Administration.objects
-                 .filter(timepoint=Timepoint.FOLLOWUP, status=AdministrationStatus.COMPLETE,
-                         patient__administrations__timepoint=Timepoint.BASELINE,
-                         patient__administrations__status=AdministrationStatus.COMPLETE)
-                 .order_by().annotate(last=Subquery(last_sent)).values("last")
-                 .annotate(n=Count("pk")).values_list("last", "n"))
+    followup = FilteredRelation("patient__administrations", condition=Q(
+        patient__administrations__timepoint=Timepoint.FOLLOWUP,
+        patient__administrations__status=AdministrationStatus.COMPLETE))
+    baseline = Administration.objects.filter(
+        patient=OuterRef("patient"), timepoint=Timepoint.BASELINE,
+        status=AdministrationStatus.COMPLETE)
+    later = ReminderSend.objects.filter(
+        Q(sent_at__gt=OuterRef("sent_at")) | Q(sent_at=OuterRef("sent_at"), pk__gt=OuterRef("pk")),
+        patient=OuterRef("patient"), status=ReminderStatus.SENT,
+        sent_at__date__lte=OuterRef("done_on"))
+    last = dict(ReminderSend.objects.filter(status=ReminderStatus.SENT).order_by()
+                # an alias, not a path, in the subquery: else the follow-up is joined twice
+                .alias(followup=followup, done_on=F("followup__administered_on"))
+                .filter(sent_at__date__lte=F("done_on"))
+                .filter(Exists(baseline), ~Exists(later))
+                .values("kind").annotate(n=Count("pk")).values_list("kind", "n"))
     sent = dict(ReminderSend.objects.filter(status=ReminderStatus.SENT).order_by()
-                .values("kind").annotate(n=Count("patient", distinct=True))
+                # one send per patient and kind (one_reminder_per_kind): rows are patients
+                .values("kind").annotate(n=Count("pk"))
                 .values_list("kind", "n"))
-    completed = sum(after.values())
     rows = []
     for kind, label in REMINDERS:
-        n = after.get(None if kind == NO_REMINDER else kind, 0)
+        n = completed - sum(last.values()) if kind == NO_REMINDER else last.get(kind, 0)
         patients_sent = None if kind == NO_REMINDER else sent.get(kind, 0)
         rows.append({"key": kind, "label": label, "completed": n,
                      "percent": _percent(n, completed), "sent": patients_sent,
