@@ -74,3 +74,11 @@ def make_administration(nurse_a):
                                    complete=complete)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (link-guess counts, the dashboard's counts)."""
+    from django.core.cache import cache
+
+    cache.clear()

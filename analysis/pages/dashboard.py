@@ -37,7 +37,7 @@ from ..stats.results import (
     zero_variance_levels,
 )
 from . import plots
-from .outreach import outreach_summary
+from .outreach import outreach_summary_recent
 from .records import study_target_get
 
 DEFAULT_VARIANT = "paper"
@@ -429,5 +429,5 @@ def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
         "freshness": freshness(run),
         "interviews": interview_summary(),
         # issue 11: follow-up completion by mode and after each reminder (live counts)
-        "outreach": outreach_summary(due_before=_due_before()),
+        "outreach": outreach_summary_recent(due_before=_due_before()),
     }

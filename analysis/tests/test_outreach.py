@@ -226,3 +226,13 @@ def test_two_reminders_logged_at_the_same_moment_count_once(clinic_a):
             for row in completion_by_reminder(completed=1)["rows"]}
     # the later log entry (week_later) is the last; the follow-up is counted once
     assert rows == {"none": 0, "window_open": 0, "week_later": 1, "before_close": 0}
+
+
+def test_the_dashboard_reuses_counts_made_in_the_last_five_minutes(db, django_assert_num_queries):
+    from analysis.pages.outreach import outreach_summary_recent
+
+    due_before = dt.date(2026, 6, 1)
+    first = outreach_summary_recent(due_before=due_before)
+    with django_assert_num_queries(0):
+        again = outreach_summary_recent(due_before=due_before)
+    assert again["counted_at"] == first["counted_at"]
