@@ -16,3 +16,8 @@ class AnalysisConfig(AppConfig):
             refit_mark(reason=reason)
 
         clinical_data_changed.connect(mark, weak=False, dispatch_uid="analysis.refit_mark")
+
+        from .pages.live_counts import forget_after_commit
+
+        clinical_data_changed.connect(forget_after_commit, weak=False,
+                                      dispatch_uid="analysis.forget_live_counts")

@@ -37,6 +37,7 @@ from ..stats.results import (
     zero_variance_levels,
 )
 from . import plots
+from .live_counts import recent
 from .outreach import outreach_summary_recent
 from .records import study_target_get
 
@@ -57,7 +58,6 @@ def _due_before() -> dt.date:
 
 RECRUITMENT_ROWS = [
     ("recruited", "Recruited"),
-    ("consented", "Consented (consent recorded at enrolment)"),
     ("baseline", "Baseline complete"),
     ("followup", "Follow-up complete"),
     ("lost", "Lost to follow-up"),
@@ -80,7 +80,6 @@ def recruitment_table() -> dict[str, Any]:
     by_clinic: dict[str, Counter] = {}
     patients = (Patient.objects.order_by().values("clinic__code")
                 .annotate(recruited=Count("pk"),
-                          consented=Count("pk", filter=Q(consented_on__isnull=False)),
                           lost=Count("pk", filter=lost),
                           withdrawn=Count("pk", filter=Q(withdrawal__isnull=False)),
                           **{f"lost_{value}": Count("pk", filter=lost & Q(lost_reason=value))
@@ -396,9 +395,11 @@ def run_outdated(run: ModelRun | None, results: dict) -> str:
 def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
     run = selectors.latest_successful_run()
     results = (run.results or {}) if run else {}
-    recruitment = recruitment_table()
+    # counted again after each data change (and daily: "due" moves with the calendar)
+    recruitment, (months, recruited, completed) = recent(
+        f"recruitment:{_due_before().isoformat()}",
+        lambda: (recruitment_table(), recruitment_series()), max_age=24 * 3600)
     overall = recruitment["overall"]
-    months, recruited, completed = recruitment_series()
     table2 = results.get("table2", {})
     target = target_summary(overall, analysed_counts(table2))
     variants = [v for v in VARIANTS if any(m["variant"] == v["key"]

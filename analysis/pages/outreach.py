@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q
 from django.utils import timezone
 
@@ -28,6 +27,8 @@ from questionnaires.models import (
     Timepoint,
 )
 from reminders.models import ReminderKind, ReminderSend, ReminderStatus
+
+from .live_counts import recent
 
 MODES = (
     (AdministrationSource.NURSE, "Keyed by a nurse (paper)"),
@@ -43,8 +44,8 @@ REMINDERS = (
 )
 
 
-# The counts take about 0.3 s at national scale; the dashboard shows them at most this old,
-# so that the page stays fast (they move with completions and hourly reminder sends).
+# The counts take about 0.3 s at national scale: reused until the data changes, and at most
+# this long, since the hourly reminder sends move them without a data change.
 OUTREACH_CACHE_SECONDS = 300
 
 
@@ -57,10 +58,9 @@ def outreach_summary(*, due_before: dt.date) -> dict[str, Any]:
 
 
 def outreach_summary_recent(*, due_before: dt.date) -> dict[str, Any]:
-    """The summary counted in the last OUTREACH_CACHE_SECONDS (shared by every worker)."""
-    return cache.get_or_set(f"dashboard:outreach:{due_before.isoformat()}",
-                            lambda: outreach_summary(due_before=due_before),
-                            OUTREACH_CACHE_SECONDS)
+    """The summary, counted since the last data change and in the last 5 minutes."""
+    return recent(f"outreach:{due_before.isoformat()}",
+                  lambda: outreach_summary(due_before=due_before), max_age=OUTREACH_CACHE_SECONDS)
 
 
 def _percent(part: int, whole: int) -> float | None:
