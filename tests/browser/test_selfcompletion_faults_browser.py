@@ -186,3 +186,24 @@ def test_no_reminder_for_a_patient_who_withdrew_or_completed(live_server, page, 
     expect(_worklist_cell(page, still_due)).to_contain_text("Reminder sent")
     for patient in (withdrawn, completed):
         expect(_worklist_cell(page, patient)).to_have_text("—")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "Product gap: a withdrawal or a completed follow-up erases the reminder address only at "
+    "the next run of reminders.send_due (hourly); until then the worklist says 'Email "
+    "reminders on, none sent yet' (reminders/templatetags/outreach.py reads the address "
+    "alone). Remove this mark once the tag or the withdrawal/completion closes it at once."))
+def test_no_reminder_pending_on_the_worklist_before_the_next_run(live_server, page, nurse_a,
+                                                                clinic_a):
+    withdrawn, completed = (
+        _with_reminders(_in_followup_window(clinic_a, nurse_a), nurse_a, f"{name}@example.org")
+        for name in ("withdrawn", "completed"))
+    today = timezone.localdate()
+    patient_withdraw(patient=withdrawn, withdrawn_on=today, reason="",
+                     keep_collected_data=True, by=nurse_a)
+    save_administration(completed, by=nurse_a, timepoint="followup", administered_on=today)
+
+    sign_in(page, live_server, nurse_a)
+    page.goto(f"{live_server.url}/clinics/A/worklist/")
+    for patient in (withdrawn, completed):
+        expect(_worklist_cell(page, patient)).to_have_text("—", timeout=1_000)
