@@ -108,7 +108,7 @@ def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version
     patient.full_clean()
     patient._history_user = by
     patient.save()
-    data_changed(reason=f"patient {patient.study_id} enrolled")
+    data_changed(reason=f"patient {patient.study_id} enrolled", patient_id=patient.pk)
     return patient
 
 
@@ -127,7 +127,7 @@ def patient_update(*, patient: Patient, by: AbstractBaseUser | None, reason: str
     patient._history_user = by
     patient._change_reason = reason
     patient.save()
-    data_changed(reason=f"patient {patient.study_id} changed")
+    data_changed(reason=f"patient {patient.study_id} changed", patient_id=patient.pk)
     return patient
 
 
@@ -146,7 +146,7 @@ def patient_withdraw(*, patient: Patient, withdrawn_on: dt.date, reason: str,
     if patient.followup_status != FollowUpStatus.COMPLETED:
         _set_followup_status(patient=patient, status=FollowUpStatus.LOST,
                              lost_reason=LostReason.WITHDREW, by=by, reason="withdrawal")
-    data_changed(reason=f"patient {patient.study_id} withdrew")
+    data_changed(reason=f"patient {patient.study_id} withdrew", patient_id=patient.pk)
     return withdrawal
 
 
@@ -163,7 +163,7 @@ def patient_mark_lost(*, patient: Patient, lost_reason: str, by: AbstractBaseUse
                               "(withdrew).")
     _set_followup_status(patient=patient, status=FollowUpStatus.LOST, lost_reason=lost_reason,
                          by=by, reason=reason)
-    data_changed(reason=f"patient {patient.study_id} lost to follow-up")
+    data_changed(reason=f"patient {patient.study_id} lost to follow-up", patient_id=patient.pk)
     return patient
 
 

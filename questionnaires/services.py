@@ -162,7 +162,7 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     # A withdrawn patient stays lost (withdrew): a correction is not a follow-up.
     if complete and timepoint == Timepoint.FOLLOWUP and withdrawal is None:
         patient_mark_followup_completed(patient=patient, by=by)
-    data_changed(reason=f"{patient.study_id} {timepoint} saved")
+    data_changed(reason=f"{patient.study_id} {timepoint} saved", patient_id=patient.pk)
     return administration
 
 

@@ -66,10 +66,13 @@ def reminders_stop(*, token: str) -> None:
         **ERASED, stopped_at=now, erased_at=now)
 
 
-def contacts_erase_closed() -> int:
-    """Erase the addresses of withdrawn patients and of completed follow-ups."""
-    return (ReminderContact.objects.filter(erased_at__isnull=True).filter(follow_up_closed())
-            .update(**ERASED, erased_at=timezone.now()))
+def contacts_erase_closed(*, patient_id: int | None = None) -> int:
+    """Erase the addresses of withdrawn patients and of completed follow-ups (of one
+    patient, or of everyone: the send task's sweep catches bulk changes such as imports)."""
+    contacts = ReminderContact.objects.filter(erased_at__isnull=True)
+    if patient_id is not None:
+        contacts = contacts.filter(patient_id=patient_id)
+    return contacts.filter(follow_up_closed()).update(**ERASED, erased_at=timezone.now())
 
 
 def contacts_erase_all() -> int:

@@ -125,27 +125,22 @@ def test_the_study_end_command_erases_every_address(contact, clinic_a, nurse_a):
 
 
 @pytest.fixture
-def followed_up_contact(contact, nurse_a, clock):
-    """The patient's follow-up too, so that both export rows exist."""
-    from tests.factories import save_administration
-
-    clock.move_to(dt.datetime(2026, 4, 5, 12, tzinfo=dt.UTC))
-    save_administration(contact.patient, by=nurse_a, timepoint="followup",
-                        administered_on=dt.date(2026, 4, 5))
-    # the address is still held: the beat task erases it on its next run
+def contact_in_exports(contact):
+    """A patient in every export (the baseline row) while the address is held: a completed
+    follow-up would erase the address at once."""
     assert ReminderContact.objects.get(pk=contact.pk).email == ADDRESS
     return contact
 
 
 @pytest.mark.parametrize("file", ["cohort_csv", "wide_csv", "cohort_dta", "wide_dta",
                                   "codebook_csv"])
-def test_the_address_is_in_no_export(client, data_manager, followed_up_contact, file):
+def test_the_address_is_in_no_export(client, data_manager, contact_in_exports, file):
     client.force_login(data_manager)
     response = client.get(reverse("analysis:download", kwargs={"file": file}))
     assert response.status_code == 200
     content = b"".join(response.streaming_content) if response.streaming else response.content
     assert ADDRESS.encode() not in content
-    assert followed_up_contact.email_encrypted.encode() not in content
+    assert contact_in_exports.email_encrypted.encode() not in content
     assert b"email" not in content.lower()
 
 
@@ -159,3 +154,22 @@ def test_the_address_is_in_no_admin_list(client, admin_user, contact):
         response = client.get(page)
         assert response.status_code == 200, page
         assert ADDRESS not in response.content.decode(), page
+
+
+def test_a_completed_follow_up_erases_the_address_in_its_own_transaction(contact, nurse_a, clock):
+    from tests.factories import save_administration
+
+    clock.move_to(dt.datetime(2026, 4, 5, 12, tzinfo=dt.UTC))
+    save_administration(contact.patient, by=nurse_a, timepoint="followup",
+                        administered_on=dt.date(2026, 4, 5))
+    contact.refresh_from_db()
+    assert (contact.email_encrypted, contact.erased_at is not None) == ("", True)
+
+
+def test_a_withdrawal_erases_the_address_in_its_own_transaction(contact, nurse_a):
+    from patients.services import patient_withdraw
+
+    patient_withdraw(patient=contact.patient, withdrawn_on=contact.patient.consented_on,
+                     reason="", keep_collected_data=True, by=nurse_a)
+    contact.refresh_from_db()
+    assert contact.email_encrypted == "" and contact.erased_at is not None

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from patients.services import patient_withdraw
 from questionnaires.instruments import INSTRUMENTS
 from questionnaires.models import Administration
-from reminders.models import ReminderSend, ReminderStatus
+from reminders.models import ReminderContact, ReminderSend, ReminderStatus
 from reminders.services import contact_record
 from reminders.tasks import send_due
 from selfcompletion.models import Invitation
@@ -188,13 +188,9 @@ def test_no_reminder_for_a_patient_who_withdrew_or_completed(live_server, page, 
         expect(_worklist_cell(page, patient)).to_have_text("—")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "Product gap: a withdrawal or a completed follow-up erases the reminder address only at "
-    "the next run of reminders.send_due (hourly); until then the worklist says 'Email "
-    "reminders on, none sent yet' (reminders/templatetags/outreach.py reads the address "
-    "alone). Remove this mark once the tag or the withdrawal/completion closes it at once."))
-def test_no_reminder_pending_on_the_worklist_before_the_next_run(live_server, page, nurse_a,
-                                                                clinic_a):
+def test_a_withdrawal_or_a_completed_follow_up_closes_the_reminders_at_once(
+        live_server, page, nurse_a, clinic_a):
+    """No hourly run in between: the change itself erases the address (core's signal)."""
     withdrawn, completed = (
         _with_reminders(_in_followup_window(clinic_a, nurse_a), nurse_a, f"{name}@example.org")
         for name in ("withdrawn", "completed"))
@@ -207,3 +203,5 @@ def test_no_reminder_pending_on_the_worklist_before_the_next_run(live_server, pa
     page.goto(f"{live_server.url}/clinics/A/worklist/")
     for patient in (withdrawn, completed):
         expect(_worklist_cell(page, patient)).to_have_text("—", timeout=1_000)
+    assert not ReminderContact.objects.filter(
+        patient__in=[withdrawn, completed]).exclude(email_encrypted="").exists()
