@@ -100,10 +100,14 @@ def seed() -> dict:
         admins.append(admin)
     Administration.objects.bulk_create(admins, batch_size=2000)
     user_model = get_user_model()
-    user_model.objects.filter(username__startswith="bench_").delete()
-    nurse = user_model.objects.create_user(username="bench_nurse", password=PASSWORD)
+    # kept between runs, not deleted: the audit trail's triggers refuse the history UPDATE
+    # that deleting a user named in it would need
+    nurse, _ = user_model.objects.get_or_create(username="bench_nurse")
+    nurse.set_password(PASSWORD)
+    nurse.save()
     Membership.objects.bulk_create(
-        [Membership(user=nurse, clinic=clinic, role=Role.NURSE) for clinic in clinics])
+        [Membership(user=nurse, clinic=clinic, role=Role.NURSE) for clinic in clinics],
+        ignore_conflicts=True)
     todo = list(Patient.objects.filter(administrations__isnull=True)
                 .order_by("study_id").values_list("study_id", "consented_on"))
     return {"nurse": nurse, "clinic": clinics[0].code, "todo": todo,

