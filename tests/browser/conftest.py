@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-# Re-exported for test_dashboard.py, which still imports them from here.
-from tests.browser.pages import axe_check, sign_in  # noqa: F401
+from tests.browser.pages import DESKTOP
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made from the
 # test itself would otherwise be refused as "async unsafe".
@@ -53,8 +52,9 @@ def new_page(browser):
     """Open pages in fresh browser contexts (separate cookies: separate users)."""
     contexts = []
 
-    def make():
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def make(device: dict | None = None):
+        """A page on a desktop screen, or on `device` (pages.TABLET, pages.PHONE: touch)."""
+        context = browser.new_context(**(device or DESKTOP))
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

@@ -26,3 +26,23 @@ def axe_check(page) -> None:
         + ", ".join(str(node["target"]) for node in v["nodes"][:5])
         for v in blocking)
     assert not blocking, f"Accessibility violations on {page.url}:\n{report}"
+
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+TABLET = {"viewport": {"width": 820, "height": 1180}, "has_touch": True, "is_mobile": True}
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+def answer_part(page, instrument, answers, *, skip: frozenset[str] = frozenset()) -> None:
+    """On a patient's questionnaire page: tap each item's answer (or "Prefer not to
+    answer" for the codes in `skip`), then Continue."""
+    import re
+
+    for item in instrument.items:
+        fieldset = page.locator(f"#item-{item.code}")
+        if item.code in skip:
+            fieldset.locator("label:has(input[value='skip'])").tap()
+        else:
+            fieldset.locator(f"label:has(input[value='{answers[item.code]}'])").tap()
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("^(Continue|Check your answers)$")).tap()

@@ -12,57 +12,22 @@ from playwright.sync_api import expect
 from questionnaires.instruments import INSTRUMENTS
 from questionnaires.models import Administration
 from selfcompletion.services import followup_link_ensure, link_code
-from tests.browser.pages import axe_check, sign_in
+from tests.browser.pages import PHONE, TABLET, answer_part, axe_check, sign_in
 from tests.factories import PASSWORD, enrol_patient, full_answers, save_administration
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TABLET = {"viewport": {"width": 820, "height": 1180}, "has_touch": True, "is_mobile": True}
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 ANSWERS = full_answers(bpi=6, ppic=4, pih=5)
 
 
-@pytest.fixture(autouse=True)
-def _no_lookup_failures():
-    # The live server shares this process's cache: the guessing limit must not carry over.
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def touch_page(browser):
-    contexts = []
-
-    def make(device: dict):
-        context = browser.new_context(**device)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def _answer_part(page, instrument, *, skip: frozenset[str] = frozenset()) -> None:
-    """Tap each item's answer (or "Prefer not to answer"), then Continue."""
-    for item in instrument.items:
-        fieldset = page.locator(f"#item-{item.code}")
-        if item.code in skip:
-            fieldset.locator("label:has(input[value='skip'])").tap()
-        else:
-            fieldset.locator(f"label:has(input[value='{ANSWERS[item.code]}'])").tap()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^(Continue|Check your answers)$")).tap()
+    answer_part(page, instrument, ANSWERS, skip=skip)
 
 
 @pytest.mark.parametrize("device", [TABLET, PHONE], ids=["tablet", "phone"])
-def test_tablet_journey_by_touch(live_server, touch_page, nurse_a, clinic_a, device):
+def test_tablet_journey_by_touch(live_server, new_page, nurse_a, clinic_a, device):
     patient = enrol_patient(clinic=clinic_a, by=nurse_a)
-    page = touch_page(device)
+    page = new_page(device)
     sign_in(page, live_server, nurse_a)
     page.goto(f"{live_server.url}/patients/{patient.study_id}/")
     page.get_by_role("button", name="Hand to patient (Baseline)").tap()
@@ -105,7 +70,7 @@ def test_tablet_journey_by_touch(live_server, touch_page, nurse_a, clinic_a, dev
     assert stored.checked_by == nurse_a
 
 
-def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, touch_page, nurse_a,
+def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, new_page, nurse_a,
                                                        clinic_a):
     patient = enrol_patient(clinic=clinic_a, by=nurse_a,
                             consented_on=dt.date.today() - dt.timedelta(days=95))
@@ -113,7 +78,7 @@ def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, touch_page, 
     invitation, path = followup_link_ensure(patient=patient, by=nurse_a)
     code = link_code(invitation)
 
-    phone = touch_page(PHONE)
+    phone = new_page(PHONE)
     phone.goto(f"{live_server.url}/p/")
     axe_check(phone)
     phone.get_by_label("Code").fill("WRONG-CODE2")
@@ -131,7 +96,7 @@ def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, touch_page, 
     expect(phone.get_by_text("Part 2 of 3", exact=True)).to_be_visible()
     phone.context.close()  # the patient closes the browser half-way
 
-    again = touch_page(PHONE)
+    again = new_page(PHONE)
     again.goto(f"{live_server.url}{path}")
     expect(again.get_by_role("heading", level=1)).to_have_text("Welcome back")
     again.get_by_role("link", name="Continue").tap()
@@ -157,7 +122,7 @@ def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, touch_page, 
     axe_check(again)
 
 
-def test_fault_pages_on_a_phone_are_clear_and_accessible(live_server, touch_page, nurse_a,
+def test_fault_pages_on_a_phone_are_clear_and_accessible(live_server, new_page, nurse_a,
                                                          clinic_a):
     from patients.services import patient_withdraw
     from selfcompletion.models import Invitation
@@ -173,7 +138,7 @@ def test_fault_pages_on_a_phone_are_clear_and_accessible(live_server, touch_page
         valid_until=dt.date.today() - dt.timedelta(days=1))
     patient_withdraw(patient=withdrawn.patient, withdrawn_on=dt.date.today(), reason="",
                      keep_collected_data=True, by=nurse_a)
-    phone = touch_page(PHONE)
+    phone = new_page(PHONE)
     for path, heading in ((expired_path, "This link has expired"),
                           (withdrawn_path, "This questionnaire is no longer needed")):
         phone.goto(f"{live_server.url}{path}")

@@ -25,14 +25,15 @@ from reminders.services import contact_record
 from reminders.tasks import send_due
 from selfcompletion.models import Invitation
 from selfcompletion.services import followup_link_ensure
-from tests.browser import test_selfcompletion_browser as journeys
-from tests.browser.pages import axe_check, sign_in
-from tests.factories import enrol_patient, save_administration
+from tests.browser.pages import PHONE, TABLET, answer_part, axe_check, sign_in
+from tests.factories import enrol_patient, full_answers, save_administration
 
 pytestmark = pytest.mark.django_db(transaction=True)
-# The journeys' touch devices and their way of answering a part, reused.
-touch_page = journeys.touch_page
-PHONE, TABLET, _answer_part = journeys.PHONE, journeys.TABLET, journeys._answer_part
+ANSWERS = full_answers(bpi=6, ppic=4, pih=5)
+
+
+def _answer_part(page, instrument) -> None:
+    answer_part(page, instrument, ANSWERS)
 
 FAILING = f"{__name__}.FailingBackend"
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
@@ -68,7 +69,7 @@ def _day(day: dt.date) -> str:
     return f"{day.day} {day:%b}"   # the worklist's "5 Mar"
 
 
-def test_two_devices_sending_the_same_link_store_one_administration(live_server, touch_page,
+def test_two_devices_sending_the_same_link_store_one_administration(live_server, new_page,
                                                                      nurse_a, clinic_a):
     """Both phones answer everything and reach the review; one sends, then the other sends
     the form it already had. In a browser the two sends follow each other: their real
@@ -76,7 +77,7 @@ def test_two_devices_sending_the_same_link_store_one_administration(live_server,
     selfcompletion/tests/test_concurrency.py."""
     patient = _in_followup_window(clinic_a, nurse_a)
     _invitation, path = followup_link_ensure(patient=patient, by=nurse_a)
-    first, second = touch_page(PHONE), touch_page(PHONE)
+    first, second = new_page(PHONE), new_page(PHONE)
     for phone in (first, second):
         phone.goto(f"{live_server.url}{path}")
         phone.get_by_role("link", name="Start").tap()
@@ -99,11 +100,11 @@ def test_two_devices_sending_the_same_link_store_one_administration(live_server,
     assert Invitation.objects.get(patient=patient, channel="link").administration == stored
 
 
-def test_a_tablet_left_in_patient_mode_times_out_to_a_neutral_page(live_server, touch_page,
+def test_a_tablet_left_in_patient_mode_times_out_to_a_neutral_page(live_server, new_page,
                                                                    nurse_a, clinic_a,
                                                                    settings):
     patient = enrol_patient(clinic=clinic_a, by=nurse_a)
-    tablet = touch_page(TABLET)
+    tablet = new_page(TABLET)
     sign_in(tablet, live_server, nurse_a)
     record = f"{live_server.url}/patients/{patient.study_id}/"
     tablet.goto(record)
