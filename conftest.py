@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.factories import enrol_patient, make_user, save_administration
+from tests.services import require_postgresql
 
 if TYPE_CHECKING:
     from clinics.models import Clinic
@@ -54,6 +55,20 @@ def statistician(clinic_a):
 @pytest.fixture
 def data_manager(clinic_a):
     return make_user("data_manager", [clinic_a], "data_manager")
+
+
+@pytest.fixture
+def manager(data_manager):
+    """A data manager who may use the admin (staff)."""
+    data_manager.is_staff = True
+    data_manager.save()
+    return data_manager
+
+
+@pytest.fixture
+def postgres_only():
+    """Tests of concurrency or of PostgreSQL's triggers (skipped on SQLite, failed in CI)."""
+    require_postgresql("needs PostgreSQL (SQLite serialises writers and has no triggers)")
 
 
 @pytest.fixture

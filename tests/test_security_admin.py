@@ -23,13 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def manager(data_manager):
-    data_manager.is_staff = True
-    data_manager.save()
-    return data_manager
-
-
-@pytest.fixture
 def records(manager, nurse_a, make_patient, make_administration):
     make_admin_records(manager, nurse_a, make_patient, make_administration)
 

@@ -77,13 +77,6 @@ def _unnamed_url(route: str) -> str:
 
 
 @pytest.fixture
-def manager(data_manager):
-    data_manager.is_staff = True
-    data_manager.save()
-    return data_manager
-
-
-@pytest.fixture
 def site_data(manager, nurse_a, clinic_a, make_patient, make_administration):
     """A record of every admin model and the values of the URLs' parameters."""
     from patients.models import Patient

@@ -9,9 +9,9 @@ from django.test import override_settings
 from kombu import pools
 
 from config.celery import app as celery_app
+from tests.services import REQUIRE_SERVICES
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-REQUIRE_SERVICES = os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1"
 
 
 @contextmanager

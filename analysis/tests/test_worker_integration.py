@@ -23,9 +23,10 @@ from django.db import connection
 
 from analysis.models import ModelRun, RefitRequest, RunStatus
 from analysis.runs import services
-from analysis.tests.brokers import REQUIRE_SERVICES, redis_url_or_skip
+from analysis.tests.brokers import redis_url_or_skip
 from analysis.tests.factories import build_cohort
 from patients.services import patient_update
+from tests.services import require_postgresql
 
 pytestmark = [pytest.mark.integration]
 WAIT_SECONDS = 90
@@ -34,10 +35,7 @@ WORKER_DB = 14  # a Redis database of these tests' own: no other consumer, no st
 
 @pytest.fixture
 def services_available(transactional_db):
-    if connection.vendor != "postgresql":
-        if REQUIRE_SERVICES:
-            pytest.fail("PAINCOHORT_REQUIRE_SERVICES=1 but the database is not PostgreSQL")
-        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    require_postgresql("needs PostgreSQL (DATABASE_URL)")
     url = redis_url_or_skip(db=WORKER_DB)
     redis.Redis.from_url(url).flushdb()
     yield url

@@ -14,13 +14,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def manager(data_manager):
-    data_manager.is_staff = True
-    data_manager.save()
-    return data_manager
-
-
-@pytest.fixture
 def administration(make_patient, make_administration):
     return make_administration(make_patient(study_id="A-001"))
 

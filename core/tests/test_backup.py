@@ -31,10 +31,10 @@ from django.db.migrations.executor import MigrationExecutor
 from core import backup as backup_module
 from core.backup import connection_to_url
 from questionnaires.instruments import BPI
+from tests.services import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "deploy" / "backup"
-REQUIRE_SERVICES = os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1"
 WORDING = {code: f'Item {code}: "quoted", with a comma, 0–10 ✓' for code in BPI.item_codes[:3]}
 
 
@@ -130,10 +130,7 @@ def _assert_fully_migrated(database_url: str) -> None:
 def postgres_only():
     missing = [tool for tool in ("pg_dump", "pg_restore", "psql") if not shutil.which(tool)]
     if connection.vendor != "postgresql" or missing:
-        why = f"needs PostgreSQL and {', '.join(missing) or 'its client tools'}"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"PAINCOHORT_REQUIRE_SERVICES=1 but the backup test {why}")
-        pytest.skip(why)
+        skip_or_fail(f"needs PostgreSQL and {', '.join(missing) or 'its client tools'}")
 
 
 def _postgres_url(name: str) -> str:

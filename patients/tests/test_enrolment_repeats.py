@@ -3,11 +3,10 @@ by the same user (a resend, a forged or replayed post) returns the first patient
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -80,14 +79,6 @@ def test_a_post_without_the_form_key_is_not_enrolled_twice(client, clinic_a, nur
 
 
 # -- parallel posts on PostgreSQL ------------------------------------------------------------
-
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        if os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1":
-            pytest.fail("PAINCOHORT_REQUIRE_SERVICES=1 but the database is not PostgreSQL")
-        pytest.skip("needs PostgreSQL (SQLite cannot save from two threads at once)")
-
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,6 @@ export is logged with the operating-system user."""
 from __future__ import annotations
 
 import getpass
-import os
 from io import StringIO
 
 import pytest
@@ -17,14 +16,6 @@ from patients.models import Patient, PatientAccessLog
 from patients.services import patient_access_record
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        if os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1":
-            pytest.fail("PAINCOHORT_REQUIRE_SERVICES=1 but the database is not PostgreSQL")
-        pytest.skip("the triggers are PostgreSQL's")
 
 
 def _audit_tables() -> set[str]:

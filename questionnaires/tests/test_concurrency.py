@@ -2,11 +2,10 @@
 them in parallel (PostgreSQL: the patient row lock serialises them)."""
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.test import Client
 
 from questionnaires.models import Administration
@@ -15,14 +14,6 @@ from tests.factories import full_answers
 from .entry_helpers import entry_data, entry_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
-
-
-@pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        if os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1":
-            pytest.fail("PAINCOHORT_REQUIRE_SERVICES=1 but the database is not PostgreSQL")
-        pytest.skip("needs PostgreSQL (SQLite cannot save from two threads at once)")
 
 
 def _post_together(users, url: str, datas: list[dict]) -> list[int]:

@@ -193,11 +193,10 @@ def test_a_link_the_self_completion_app_refuses_is_logged_skipped_not_retried(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_runs_at_once_retry_a_failed_send_once(clock, contact, fake_links, settings):
+def test_two_runs_at_once_retry_a_failed_send_once(postgres_only, clock, contact, fake_links,
+                                                   settings):
     """Two workers running the task at the same moment, retrying the same failed send:
     the row lock lets one send. (A first send is kept single by the unique constraint.)"""
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions need PostgreSQL (SQLite serialises the test)")
     settings.EMAIL_BACKEND = "reminders.tests.backends.SlowBackend"
     clock.move_to(noon(WINDOW_OPENS))
     ReminderSend.objects.create(patient=contact.patient, kind="window_open", attempts=1,

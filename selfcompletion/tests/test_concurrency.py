@@ -11,7 +11,6 @@ from django.urls import reverse
 
 from questionnaires.models import Administration
 from questionnaires.services import administration_save
-from questionnaires.tests.test_concurrency import postgres_only  # noqa: F401  (fixture)
 from selfcompletion import services
 from selfcompletion.models import Invitation
 from selfcompletion.services import invitation_draft_save

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.pages import DESKTOP
+from tests.services import skip_or_fail
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made from the
 # test itself would otherwise be refused as "async unsafe".
@@ -35,9 +36,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        if os.environ.get("PAINCOHORT_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and PAINCOHORT_REQUIRE_SERVICES=1")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+        skip_or_fail(f"needs {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
