@@ -275,11 +275,16 @@ SELFCOMPLETION_IDLE_SECONDS = env.int("SELFCOMPLETION_IDLE_SECONDS", default=15 
 SELFCOMPLETION_LOOKUP_FAILURE_LIMIT = env.int("SELFCOMPLETION_LOOKUP_FAILURE_LIMIT",
                                               default=10)
 
-# The cache counts guesses at one-time links: shared by every web worker when CACHE_URL
-# (e.g. redis://redis:6379/1) is set, else per process (the embedded default).
+# The cache counts guesses at one-time links and keeps the dashboard's live counts until a
+# data change. Every process must share it: the web workers, and a command such as
+# import_cohort whose change must reach the pages. CACHE_URL (e.g. redis://redis:6379/1)
+# names a cache server; without it, files under CACHE_DIR, shared by the processes of
+# one machine (the embedded default).
 CACHE_URL = env.str("CACHE_URL", default="")
+CACHE_DIR = env.path("CACHE_DIR", default=BASE_DIR / "var" / "cache")
 CACHES = {"default": env.cache_url_config(CACHE_URL) if CACHE_URL
-          else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+          else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(CACHE_DIR)}}
 
 FOLLOWUP_WINDOW_START_DAYS = env.int("FOLLOWUP_WINDOW_START_DAYS", default=76)
 FOLLOWUP_WINDOW_END_DAYS = env.int("FOLLOWUP_WINDOW_END_DAYS", default=120)

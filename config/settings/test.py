@@ -12,4 +12,6 @@ WHITENOISE_AUTOREFRESH = True
 # The second factor is off for the suite (tests sign in with client.force_login); the
 # two-factor tests turn it on with the `settings` fixture.
 TWO_FACTOR_REQUIRED = False
+# One process, emptied before each test (conftest.py): no files to share.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 TWO_FACTOR_REQUIRED_FOR_NURSES = False

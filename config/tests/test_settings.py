@@ -55,3 +55,20 @@ def test_production_starts_with_its_settings_given():
                            DATA_ENCRYPTION_KEY=Fernet.generate_key().decode())
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[2] == "False"
+
+
+def test_without_a_cache_server_the_processes_of_the_embedded_default_share_the_cache(tmp_path):
+    """A change committed by `manage.py import_cohort` bumps the dashboard's count generation
+    in its own process: the web server's process must see it."""
+    def run(code: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k not in {"CACHE_URL", "DATABASE_URL"}}
+        env.update(DJANGO_SETTINGS_MODULE="config.settings.local", CACHE_DIR=str(tmp_path))
+        return subprocess.run(
+            [sys.executable, "-c", "import django; django.setup(); "
+             f"from django.core.cache import cache; {code}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    written = run("cache.set('generation', 7, None)")
+    assert written.returncode == 0, written.stderr
+    read = run("print(cache.get('generation'))")
+    assert read.stdout.strip() == "7", read.stderr
