@@ -181,6 +181,10 @@ EMAIL_HOST_USER = _EMAIL["EMAIL_HOST_USER"] or ""
 EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"] or ""
 EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+# A mail server that accepts the connection and never answers must not hold a web worker
+# (password reset) or a reminder send (which holds its row lock) for ever: Django's
+# default is no timeout.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="paincohort@localhost")
 # The site's address as patients reach it: reminder emails carry absolute links.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 import threading
+import time
 
 import pytest
 from django.core import mail
@@ -217,3 +219,31 @@ def test_two_runs_at_once_retry_a_failed_send_once(postgres_only, clock, contact
         thread.join(timeout=30)
     assert len(mail.outbox) == 1
     assert ReminderSend.objects.values_list("status", "attempts").get() == ("sent", 2)
+
+
+def test_a_mail_server_that_never_answers_fails_the_send_at_the_timeout(
+        clock, contact, fake_links, settings):
+    """A silent server (it accepts, then says nothing) is given EMAIL_TIMEOUT seconds, not
+    for ever. The server hangs up after 10 s, so without the timeout the send would end in
+    a disconnection instead, and this test would fail on the error's name."""
+    assert settings.EMAIL_TIMEOUT, "the default must bound a send, not wait for ever"
+    silent = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept_and_wait() -> None:
+        conn, _ = silent.accept()
+        accepted.append(conn)
+        time.sleep(10)
+        conn.close()
+
+    threading.Thread(target=accept_and_wait, daemon=True).start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent.getsockname()[1]
+    settings.EMAIL_TIMEOUT = 1
+    try:
+        _run_on(clock, WINDOW_OPENS, 9)
+    finally:
+        silent.close()
+    send = ReminderSend.objects.get()
+    assert (send.status, send.attempts) == ("failed", 1)
+    assert "timed out" in send.error
