@@ -122,18 +122,26 @@ def test_withdrawn_patient_shows_as_withdrawn(clinic_a, nurse_a, make_patient,
     assert clinic_worklist(clinic=clinic_a).rows[0].status.code == "withdrawn"
 
 
-@pytest.mark.django_db
-def test_worklist_page_runs_the_same_queries_for_5_and_500_patients(client, nurse_a, clinic_a):
-    client.force_login(nurse_a)
-    url = reverse("clinics:worklist", args=["A"])
+def _queries_at_5_and_500_patients(client, nurse, clinic, *, then=lambda clinic: None):
+    """The worklist page's query counts with 5 and then 500 patients (`then` adds to each
+    cohort), and the last page."""
+    client.force_login(nurse)
+    url = reverse("clinics:worklist", args=[clinic.code])
     counts = []
-    for grow in (lambda: _bulk_cohort(clinic_a, 5, today=dt.date.today()),
-                 lambda: _extend(clinic_a, 495)):
+    for grow in (lambda: _bulk_cohort(clinic, 5, today=dt.date.today()),
+                 lambda: _extend(clinic, 495)):
         grow()
+        then(clinic)
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url)
         assert response.status_code == 200
         counts.append(len(queries))
+    return counts, response
+
+
+@pytest.mark.django_db
+def test_worklist_page_runs_the_same_queries_for_5_and_500_patients(client, nurse_a, clinic_a):
+    counts, response = _queries_at_5_and_500_patients(client, nurse_a, clinic_a)
     assert Patient.objects.count() == 500
     page = response.content.decode()
     assert page.count("<tr>") == 101  # header + the first page of 100
@@ -205,16 +213,8 @@ def _outreach_for_everyone(clinic: Clinic) -> None:
 @pytest.mark.django_db
 def test_worklist_page_with_invitations_and_reminders_runs_the_same_queries_for_5_and_500(
         client, nurse_a, clinic_a):
-    client.force_login(nurse_a)
-    url = reverse("clinics:worklist", args=["A"])
-    counts = []
-    for grow in (lambda: _bulk_cohort(clinic_a, 5, today=dt.date.today()),
-                 lambda: _extend(clinic_a, 495)):
-        grow()
-        _outreach_for_everyone(clinic_a)
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        counts.append(len(queries))
+    counts, response = _queries_at_5_and_500_patients(client, nurse_a, clinic_a,
+                                                      then=_outreach_for_everyone)
     page = response.content.decode()
     assert page.count("Link: opened") == 100            # the first page of 100
     assert page.count("Reminder failed, will retry") == 100
