@@ -18,15 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "pc_bench_import_memory"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_seed import BROKER, run  # noqa: E402 (after the path it needs)
+from bench_seed import BROKER, recreate, run  # noqa: E402 (after the path it needs)
 
 
 def write_file(path: Path, rows: int) -> None:
@@ -52,16 +49,6 @@ def manage(url: str, *args: str, broker: str = "") -> tuple[float, float]:
     return seconds, peak
 
 
-def recreate() -> str:
-    connection = psycopg2.connect(f"{SERVER}/postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}"')
-        cursor.execute(f'CREATE DATABASE "{DATABASE}"')
-    connection.close()
-    return f"{SERVER}/{DATABASE}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -69,7 +56,7 @@ def main() -> None:
                         help="also run the real import (after the dry run)")
     options = parser.parse_args()
     rows = options.rows
-    url = recreate()
+    url = recreate(DATABASE)
     manage(url, "migrate", "--verbosity", "0")
     manage(url, "shell", "-c", "from clinics.models import Clinic; "
                                "Clinic.objects.create(code='A', name='Clinic A')")
