@@ -16,13 +16,13 @@ from __future__ import annotations
 from django.db.models import F, FilteredRelation, Q, QuerySet, Subquery
 
 from clinics.models import Clinic
+from patients.characteristics import CHARACTERISTIC_CODES
 from patients.models import Patient, Withdrawal
 from questionnaires.models import Administration, AdministrationStatus, Timepoint
 
 from .interviews import CLASSIFIED_SCORES
 
-CHARACTERISTICS = ("study_id", "age", "gender", "ethnicity", "education", "pain_years",
-                   "pain_sites")
+CHARACTERISTICS = ("study_id", *CHARACTERISTIC_CODES)
 TIMEPOINTS = (Timepoint.BASELINE.value, Timepoint.FOLLOWUP.value)
 SCORE_COLUMNS = tuple(f"{timepoint}_{code}" for timepoint in TIMEPOINTS
                       for code in CLASSIFIED_SCORES)

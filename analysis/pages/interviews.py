@@ -24,7 +24,13 @@ import pandas as pd
 
 from questionnaires.instruments import PIH_SCORE_CODES
 
-from ..stats.cohort import PAIN_SITES_GROUPS, PAIN_YEARS_GROUPS, pain_sites_group, pain_years_group
+from ..stats.cohort import (
+    NUMBER_CHARACTERISTICS,
+    PAIN_SITES_GROUPS,
+    PAIN_YEARS_GROUPS,
+    pain_sites_group,
+    pain_years_group,
+)
 from ..stats.descriptives import score_label
 
 INCREASED, UNCHANGED, LOWERED = "increased", "unchanged", "lowered"
@@ -341,7 +347,7 @@ class CompleterData:
     def from_rows(cls, rows: Sequence[tuple], columns: Sequence[str]) -> CompleterData:
         frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
         frame = frame.sort_values("study_id", kind="stable").reset_index(drop=True)
-        numbers = ["age", "pain_years", "pain_sites",
+        numbers = [*NUMBER_CHARACTERISTICS,
                    *(name for name in frame.columns if name.startswith(("baseline_", "followup_")))]
         for name in numbers:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
