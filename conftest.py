@@ -66,6 +66,14 @@ def manager(data_manager):
 
 
 @pytest.fixture
+def site_data(manager, nurse_a, clinic_a, make_patient, make_administration) -> dict:
+    """A record of every admin model and the values of every URL's parameters."""
+    from tests.site_walk import site_records
+
+    return site_records(manager, nurse_a, clinic_a, make_patient, make_administration)
+
+
+@pytest.fixture
 def postgres_only():
     """Tests of concurrency or of PostgreSQL's triggers (skipped on SQLite, failed in CI)."""
     require_postgresql("needs PostgreSQL (SQLite serialises writers and has no triggers)")

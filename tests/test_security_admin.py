@@ -8,8 +8,6 @@ page or a list's delete action changes nothing and answers 403 (or offers no act
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -18,6 +16,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from core.admin import DataManagerOnly
+from tests.site_walk import make_admin_records
 
 pytestmark = pytest.mark.django_db
 
@@ -25,39 +24,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def records(manager, nurse_a, make_patient, make_administration):
     make_admin_records(manager, nurse_a, make_patient, make_administration)
-
-
-def make_admin_records(manager, nurse_a, make_patient, make_administration) -> None:
-    """One record of every registered model, made as the application makes them."""
-    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    from analysis.models import ExportLog, InterviewContact, ModelRun, StudyTarget
-    from patients.services import patient_access_record, patient_withdraw
-    from questionnaires.models import ItemWording
-
-    patient = make_patient(study_id="A-001")
-    make_administration(patient)
-    withdrawn = make_patient(study_id="A-002")
-    patient_withdraw(patient=withdrawn, withdrawn_on=withdrawn.consented_on + dt.timedelta(1),
-                     reason="moved away", keep_collected_data=True, by=nurse_a)
-    patient_access_record(patient=patient, user=nurse_a, path="/patients/A-001/")
-    ItemWording.objects.create(code="bpi_worst", wording="Worst pain", source="licence")
-    StudyTarget.objects.create()
-    InterviewContact.objects.create(patient=patient, recorded_by=manager)
-    ExportLog.objects.create(user=manager, file="cohort_csv", row_count=1)
-    ModelRun.objects.create(trigger="test")
-    AccessAttempt.objects.create(username="nurse_a", ip_address="10.0.0.1", user_agent="x",
-                                 failures_since_start=3, get_data="", post_data="",
-                                 http_accept="", path_info="/accounts/login/")
-    AccessLog.objects.create(username="nurse_a", ip_address="10.0.0.1", user_agent="x",
-                             http_accept="", path_info="/accounts/login/")
-    AccessFailureLog.objects.create(username="nurse_a", ip_address="10.0.0.1",
-                                    user_agent="x", http_accept="",
-                                    path_info="/accounts/login/", locked_out=False)
-    TOTPDevice.objects.create(user=nurse_a, name="authenticator", confirmed=True)
-    StaticDevice.objects.create(user=nurse_a, name="recovery codes", confirmed=True)
 
 
 def _request(user):

@@ -21,9 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import PASSWORD
-from tests.test_security_cache import _patterns, _unnamed_url, _url, manager, site_data
-
-__all__ = ["manager", "site_data"]  # fixtures of the URL walk
+from tests.site_walk import unnamed_url, url_for, url_patterns
 
 pytestmark = pytest.mark.django_db
 
@@ -89,8 +87,8 @@ def test_with_the_password_alone_every_protected_page_redirects_to_the_code(
     add_authenticator(manager)
     sign_in(client, manager)
     not_sent, opened = [], set()
-    for route, name, pattern in _patterns(get_resolver()):
-        url = _url(name, pattern, site_data) if name else _unnamed_url(route)
+    for route, name, pattern in url_patterns(get_resolver()):
+        url = url_for(name, pattern, site_data) if name else unnamed_url(route)
         response = client.get(url)
         if name in OPEN_PAGES:
             opened.add(name)
