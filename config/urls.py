@@ -4,11 +4,13 @@ data) joins its namespace here, so URLs and names stay as they were while no app
 one above it (core < clinics < patients < questionnaires < analysis)."""
 from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
+from django.contrib.auth.views import LoginView
 from django.urls import URLPattern, include, path
 
 from clinics import urls as clinics_urls
 from clinics.views import home
 from core.otp import views as two_factor
+from core.otp.forms import SignInForm
 from core.views import health, when_password_reset_offered
 from patients import urls as patients_urls
 from questionnaires import urls as questionnaires_urls
@@ -18,6 +20,9 @@ def _sign_in_pages() -> list[URLPattern]:
     """Django's sign-in pages; the password-reset ones only where mail is delivered."""
     pages = []
     for page in auth_urls.urlpatterns:
+        if page.name == "login":  # says how many tries are left (core.otp.forms)
+            page = URLPattern(page.pattern, LoginView.as_view(authentication_form=SignInForm),
+                              page.default_args, page.name)
         if page.name.startswith("password_reset"):
             page = URLPattern(page.pattern, when_password_reset_offered(page.callback),
                               page.default_args, page.name)

@@ -9,8 +9,10 @@ on the server with the invitation, and the nurse's next hand-over resumes them.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -18,7 +20,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 
+log = logging.getLogger("paincohort.tablet")
+
 SESSION_KEY = "selfcompletion_patient_mode"
+# Wrong "return to staff" passwords a tablet session allows before it is signed out: far
+# below the sign-in lockout, and not counted towards it (a patient's guesses must not lock
+# the nurse out of every device).
+EXIT_MAX_FAILURES = 5
 # The pages a patient-mode session may see (URL names in the selfcompletion namespace).
 TABLET_PAGES = frozenset({"tablet", "tablet_part", "tablet_review", "tablet_done",
                           "tablet_exit", "ended"})
@@ -39,6 +47,36 @@ def leave(request: HttpRequest) -> None:
 def invitation_id(request: HttpRequest) -> int | None:
     state = request.session.get(SESSION_KEY)
     return state["invitation"] if state else None
+
+
+@dataclass(frozen=True)
+class ExitOutcome:
+    left: bool = False  # back in staff mode
+    locked: bool = False  # too many wrong passwords: the session is signed out
+    message: str = ""
+
+
+def exit_password_check(request: HttpRequest, password: str) -> ExitOutcome:
+    """The nurse's password, checked against her account directly (check_password), not by
+    authenticate(): django-axes never sees it, so it counts only here, per tablet session."""
+    nurse = request.user
+    if password and nurse.check_password(password):
+        leave(request)
+        return ExitOutcome(left=True)
+    state = request.session[SESSION_KEY]
+    failures = state.get("exit_failures", 0) + 1
+    log.warning("Wrong tablet exit password for %s: %d of %d in this tablet session",
+                nurse.get_username(), failures, EXIT_MAX_FAILURES)
+    if failures >= EXIT_MAX_FAILURES:
+        logout(request)  # flushes the session: the patient's answers stay with the invitation
+        return ExitOutcome(locked=True, message=(
+            f"The tablet was locked after {failures} wrong passwords. A nurse must sign in "
+            "again to use it."))
+    request.session[SESSION_KEY] = {**state, "exit_failures": failures}
+    left = EXIT_MAX_FAILURES - failures
+    return ExitOutcome(message=(
+        f"That password is not right. Staff only: ask the nurse to type it. {left} more "
+        f"wrong password{'s' if left != 1 else ''} and the tablet is locked."))
 
 
 class PatientModeMiddleware:

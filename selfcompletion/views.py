@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -168,15 +167,17 @@ def tablet_done(request: HttpRequest, invitation: Invitation) -> HttpResponse:
 @_tablet_page
 @require_http_methods(["GET", "POST"])
 def tablet_exit(request: HttpRequest, invitation: Invitation) -> HttpResponse:
-    """Back to staff mode: the nurse who handed the tablet over types her password."""
+    """Back to staff mode: the nurse who handed the tablet over types her password
+    (patient_mode.exit_password_check: not a sign-in, so not counted towards her lockout)."""
     error = ""
     if request.method == "POST":
-        user = authenticate(request, username=request.user.get_username(),
-                            password=request.POST.get("password", ""))
-        if user is not None and user.pk == request.user.pk:
-            patient_mode.leave(request)
+        outcome = patient_mode.exit_password_check(request, request.POST.get("password", ""))
+        if outcome.left:
             return redirect("patients:detail", study_id=invitation.patient.study_id)
-        error = "That password is not right. Staff only: ask the nurse to type it."
+        if outcome.locked:
+            return render(request, "selfcompletion/tablet_exit.html",
+                          {"locked": True, "error": outcome.message}, status=403)
+        error = outcome.message
     return render(request, "selfcompletion/tablet_exit.html", {"error": error},
                   status=400 if error else 200)
 

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.client_ip import client_ip_address
+from selfcompletion import patient_mode
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -43,9 +44,9 @@ def _fail(client, username: str, times: int, address: str = HERE, url: str = "")
         assert _sign_in(client, username, WRONG, address, url).status_code in (200, 429)
 
 
-def test_the_limit_is_ten_failures():
+def test_the_limits_are_ten_failures_per_user_and_a_hundred_per_address():
     assert settings.AXES_FAILURE_LIMIT == 10
-    assert settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]
+    assert settings.AXES_ADDRESS_FAILURE_LIMIT == 100
 
 
 def test_eleven_wrong_passwords_then_the_right_one_is_refused(client, nurse_a):
@@ -68,8 +69,12 @@ def test_the_username_stays_locked_from_a_different_address(client, nurse_a):
 
 
 def test_an_address_guessing_many_usernames_is_locked_for_everyone(client, nurse_a, nurse_b):
-    for number in range(10):
+    for number in range(settings.AXES_ADDRESS_FAILURE_LIMIT - 1):
         _sign_in(client, f"guess{number}", WRONG)
+    # One failure below the address's limit: a nurse with her password still signs in.
+    assert _signed_in(_sign_in(client, "nurse_a", PASSWORD))
+    client.logout()
+    _sign_in(client, "one-more-guess", WRONG)
     assert _sign_in(client, "nurse_b", PASSWORD).status_code == 429
     # nurse_b's own account is not locked: from another address she signs in.
     assert _signed_in(_sign_in(client, "nurse_b", PASSWORD, address=ELSEWHERE))
@@ -217,3 +222,118 @@ def test_without_mail_password_reset_is_not_offered(client):
     assert client.get(reverse("password_reset")).status_code == 404
     assert client.post(reverse("password_reset"), {"email": "x@example.org"}
                        ).status_code == 404
+
+
+# -- a clinic behind one address ---------------------------------------------------------------
+
+def _hand_tablet_to_patient(client, nurse, patient) -> None:
+    client.force_login(nurse)
+    response = client.post(reverse("selfcompletion:hand_to_patient",
+                                   args=[patient.study_id, "baseline"]), REMOTE_ADDR=HERE)
+    assert response["Location"] == reverse("selfcompletion:tablet")
+
+
+def _sign_in_error(response) -> str:
+    assert response.status_code == 200
+    return " ".join(response.context["form"].non_field_errors())
+
+
+def test_the_clinic_case_locks_only_the_nurse_who_mistyped(client, nurse_a, nurse_b,
+                                                             make_patient):
+    """One wrong tablet hand-back and eight wrong passwords for nurse A, all from the
+    clinic's one address: nurse B signs in; nurse A is told how many tries are left, and
+    after ten failures she alone is locked."""
+    _hand_tablet_to_patient(client, nurse_a, make_patient())
+    assert client.post(reverse("selfcompletion:tablet_exit"), {"password": WRONG},
+                       REMOTE_ADDR=HERE).status_code == 400
+    client.logout()
+    for failure in range(1, 9):
+        error = _sign_in_error(_sign_in(client, "nurse_a", WRONG))
+        left = 10 - failure
+        assert f"{left} {'try' if left == 1 else 'tries'} left before this account is locked " \
+               "for 30 minutes" in error
+    assert "2 tries left" in error
+    assert _signed_in(_sign_in(client, "nurse_b", PASSWORD))
+    client.logout()
+    assert "1 try left" in _sign_in_error(_sign_in(client, "nurse_a", WRONG))
+    assert _sign_in(client, "nurse_a", WRONG).status_code == 429  # the tenth failure
+    locked = _sign_in(client, "nurse_a", PASSWORD)
+    assert locked.status_code == 429 and not _signed_in(locked)
+    assert _signed_in(_sign_in(client, "nurse_b", PASSWORD))
+
+
+def test_a_refused_sign_in_does_not_count_as_a_further_failure(client, nurse_a):
+    _fail(client, "nurse_a", 10)
+    failures = AccessAttempt.objects.filter(username="nurse_a")
+    assert sum(failures.values_list("failures_since_start", flat=True)) == 10
+    for _ in range(3):
+        assert _sign_in(client, "nurse_a", PASSWORD).status_code == 429
+        assert _sign_in(client, "nurse_a", WRONG).status_code == 429
+    assert sum(failures.values_list("failures_since_start", flat=True)) == 10
+
+
+def test_one_nurses_lock_does_not_refuse_a_colleague_at_the_same_address(client, nurse_a,
+                                                                         nurse_b):
+    _fail(client, "nurse_a", 15)
+    assert _sign_in(client, "nurse_a", PASSWORD).status_code == 429
+    assert _signed_in(_sign_in(client, "nurse_b", PASSWORD))
+
+
+def test_unknown_names_say_tries_left_like_known_ones(client, nurse_a):
+    """The message does not tell a guesser which user names exist."""
+    _sign_in(client, "nurse_a", WRONG)
+    _sign_in(client, "nobody_here", WRONG)
+    known = _sign_in_error(_sign_in(client, "nurse_a", WRONG))
+    unknown = _sign_in_error(_sign_in(client, "nobody_here", WRONG))
+    assert "8 tries left" in known and known == unknown
+
+
+# -- the tablet's "return to staff" password ----------------------------------------------------
+
+def test_wrong_tablet_exit_passwords_do_not_count_towards_the_nurses_lockout(
+        client, nurse_a, make_patient):
+    _hand_tablet_to_patient(client, nurse_a, make_patient())
+    exit_url = reverse("selfcompletion:tablet_exit")
+    for _ in range(patient_mode.EXIT_MAX_FAILURES - 1):
+        assert client.post(exit_url, {"password": WRONG}, REMOTE_ADDR=HERE).status_code == 400
+    assert not AccessAttempt.objects.exists() and not AccessFailureLog.objects.exists()
+    right = client.post(exit_url, {"password": PASSWORD}, REMOTE_ADDR=HERE)
+    assert right["Location"].startswith("/patients/")
+
+
+def test_the_tablet_says_how_many_exit_tries_are_left(client, nurse_a, make_patient):
+    _hand_tablet_to_patient(client, nurse_a, make_patient())
+    wrong = client.post(reverse("selfcompletion:tablet_exit"), {"password": WRONG})
+    assert "4 more wrong passwords and the tablet is locked" in wrong.text
+
+
+def test_five_wrong_tablet_exit_passwords_lock_the_tablet_session(client, nurse_a,
+                                                                  make_patient):
+    patient = make_patient()
+    _hand_tablet_to_patient(client, nurse_a, patient)
+    exit_url = reverse("selfcompletion:tablet_exit")
+    for _ in range(patient_mode.EXIT_MAX_FAILURES - 1):
+        client.post(exit_url, {"password": WRONG})
+    locked = client.post(exit_url, {"password": WRONG})
+    assert locked.status_code == 403
+    assert "Tablet locked" in locked.text and "A nurse must sign in again" in locked.text
+    assert patient.study_id not in locked.text
+    # Signed out: the right password no longer helps, nor does any page of the record.
+    assert "_auth_user_id" not in client.session
+    assert client.post(exit_url, {"password": PASSWORD})["Location"] == "/p/ended/"
+    assert client.get(f"/patients/{patient.study_id}/")["Location"].startswith(
+        "/accounts/login/")
+    # The nurse herself is not locked: she signs in again at once.
+    assert _signed_in(_sign_in(client, "nurse_a", PASSWORD))
+
+
+def test_the_exit_failures_are_per_tablet_session(client, nurse_a, make_patient):
+    patient = make_patient()
+    exit_url = reverse("selfcompletion:tablet_exit")
+    _hand_tablet_to_patient(client, nurse_a, patient)
+    for _ in range(patient_mode.EXIT_MAX_FAILURES - 1):
+        client.post(exit_url, {"password": WRONG})
+    assert client.post(exit_url, {"password": PASSWORD})["Location"].startswith("/patients/")
+    client.post(reverse("selfcompletion:hand_to_patient", args=[patient.study_id, "baseline"]))
+    # A new hand-over starts a new count.
+    assert "4 more wrong passwords" in client.post(exit_url, {"password": WRONG}).text

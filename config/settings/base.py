@@ -131,14 +131,21 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failures for one username, or
-# from one address, further sign-ins are refused (HTTP 429) until the cool-off has passed
-# since the last failure or a data manager unlocks (admin "Failed sign-ins", or
-# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`). Each failure is logged
-# (AccessFailureLog, and the "axes" logger); successes are kept in AccessLog.
+# Sign-in lockout (django-axes, core/otp/lockout.py): a clinic sits behind one address, so
+# the USER NAME is locked after AXES_FAILURE_LIMIT failures (from any address) and the
+# ADDRESS only after AXES_ADDRESS_FAILURE_LIMIT failures of any names (a guesser): one
+# nurse's mistakes never lock her colleagues out. Further sign-ins are refused (HTTP 429)
+# until the cool-off has passed since the last failure or a data manager clears the lock
+# (People page, admin "Failed sign-ins", or `manage.py axes_reset_username NAME` /
+# `axes_reset_ip ADDRESS`); a refused sign-in does not count again. The sign-in error says
+# how many tries are left. Each failure is logged (AccessFailureLog, and the "axes"
+# logger); successes are kept in AccessLog.
+AXES_HANDLER = "core.otp.lockout.ClinicLockoutHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Not reset by a success: one known password must not clear an address's failures.
 AXES_RESET_ON_SUCCESS = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
