@@ -48,4 +48,8 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} – {self.get_role_display()} at {self.clinic.code}"
+        # A study-wide role holds at every clinic, whichever clinic carries it.
+        from core.permissions import STUDY_WIDE_ROLES
+
+        where = "(all clinics)" if self.role in STUDY_WIDE_ROLES else f"at {self.clinic.code}"
+        return f"{self.user} – {self.get_role_display()} {where}"

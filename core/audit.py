@@ -1,10 +1,11 @@
-"""Writes to the audit trail below every app: exports made by management commands."""
+"""Writes to the audit trail below every app: exports made by management commands, and
+the data managers' changes to users (the People page)."""
 from __future__ import annotations
 
 import getpass
 from typing import Any
 
-from .models import CommandExportLog
+from .models import CommandExportLog, PeopleChangeLog
 
 
 def _os_user() -> str:
@@ -24,3 +25,11 @@ def command_export_record(*, command: str, file: str, options: dict[str, Any],
     return CommandExportLog.objects.create(
         os_user=_os_user()[:150], command=command, file=file[:300],
         options={**options, "completed": completed}, row_count=row_count)
+
+
+def people_change_record(*, by, user, action: str, detail: str = "") -> PeopleChangeLog:
+    """Record a data manager's change to a user (clinics.services, the People page).
+    Written in the change's own transaction: no change without its record."""
+    return PeopleChangeLog.objects.create(by_username=by.get_username(),
+                                          username=user.get_username(), action=action,
+                                          detail=detail[:300])

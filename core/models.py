@@ -23,3 +23,25 @@ class CommandExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} {self.file} by {self.os_user} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class PeopleChangeLog(models.Model):
+    """A data manager's change to a user (People page): invited, role given or removed,
+    deactivated, reactivated, second factor reset, sign-in lock cleared, link issued.
+
+    Names, not foreign keys: the row outlives the users, and is never updated or deleted
+    (on PostgreSQL a trigger refuses both, core/migrations/0003_signin_people_change_log).
+    """
+
+    by_username = models.CharField("by", max_length=150)
+    username = models.CharField("user", max_length=150, db_index=True)
+    action = models.CharField("action", max_length=40)
+    detail = models.CharField("detail", max_length=300, blank=True)
+    created_at = models.DateTimeField("when", auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "change to a user"
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.username} by {self.by_username}"

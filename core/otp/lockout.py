@@ -18,10 +18,21 @@ from django.db.models import Sum
 from django.utils import timezone
 
 
+def _recent():
+    return AccessAttempt.objects.filter(
+        attempt_time__gt=timezone.now() - settings.AXES_COOLOFF_TIME)
+
+
 def _failures(**lookup) -> int:
-    since = timezone.now() - settings.AXES_COOLOFF_TIME
-    recent = AccessAttempt.objects.filter(attempt_time__gt=since, **lookup)
-    return recent.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    return _recent().filter(**lookup).aggregate(
+        total=Sum("failures_since_start"))["total"] or 0
+
+
+def failures_by_username(usernames) -> dict[str, int]:
+    """Failed sign-ins within the cool-off per user name (one query), for the People page."""
+    rows = (_recent().filter(username__in=list(usernames)).values("username")
+            .annotate(total=Sum("failures_since_start")))
+    return {row["username"]: row["total"] for row in rows}
 
 
 def username_failures(username: str) -> int:

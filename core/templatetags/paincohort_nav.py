@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from django import template
 
-from core.permissions import CAN_ANALYSE, CAN_ENTER_DATA, has_capability
+from core.otp.policy import step_owed
+from core.permissions import CAN_ANALYSE, CAN_ENTER_DATA, CAN_MANAGE, has_capability
 
 register = template.Library()
 
@@ -14,8 +15,13 @@ def nav_links(context) -> dict[str, bool]:
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"worklist": False, "analysis": False, "admin": False}
+        return {"shown": False}
+    if step_owed(user):
+        # Before the second factor: nothing of the account (no links, no name), sign-out only.
+        return {"shown": False, "sign_out": True}
     return {
+        "shown": True,
+        "people": has_capability(user, CAN_MANAGE),
         "worklist": has_capability(user, CAN_ENTER_DATA),
         "analysis": has_capability(user, CAN_ANALYSE),
         "admin": user.is_staff,

@@ -310,3 +310,38 @@ def test_after_a_reset_the_next_sign_in_sets_up_a_new_authenticator(client, rese
     assert owes(client.get(reverse("analysis:dashboard"))) == "setup"
     assert owes(enter_code(client, RECOVERY[0])) == "setup"  # old codes are gone
     assert owes(client.get(reverse("analysis:dashboard"))) == "setup"
+
+
+# -- the code page before the second factor ------------------------------------------------------
+
+def test_the_code_field_asks_phones_for_digits_and_offers_the_sms_code(client, nurse_a):
+    add_authenticator(nurse_a)
+    sign_in(client, nurse_a)
+    page = client.get(VERIFY).text
+    field = re.search(r'<input[^>]*name="code"[^>]*>', page).group(0)
+    assert 'inputmode="numeric"' in field and 'autocomplete="one-time-code"' in field
+
+
+@pytest.mark.parametrize("page", [VERIFY, SETUP])
+def test_no_navigation_and_no_user_name_before_the_second_factor(client, page, data_manager):
+    data_manager.first_name, data_manager.last_name = "Dana", "Manager"
+    data_manager.is_staff = True
+    data_manager.save()
+    if page == VERIFY:
+        add_authenticator(data_manager)
+    sign_in(client, data_manager)
+    text = client.get(page).text
+    assert 'class="site-nav"' not in text
+    for hidden in ("Dana Manager", "data_manager", "Dashboard", "Worklist", "People", "Admin"):
+        assert hidden not in text
+    assert 'action="/accounts/logout/"' in text  # a way out stays
+
+
+def test_the_navigation_and_name_appear_once_the_code_is_given(client, data_manager):
+    data_manager.first_name, data_manager.last_name = "Dana", "Manager"
+    data_manager.save()
+    device = add_authenticator(data_manager)
+    sign_in(client, data_manager)
+    assert enter_code(client, code_for(device.key))["Location"] == "/"
+    text = client.get(reverse("analysis:dashboard")).text
+    assert 'class="site-nav"' in text and "Dana Manager" in text
