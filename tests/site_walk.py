@@ -60,6 +60,8 @@ def site_records(manager, nurse_a, clinic_a, make_patient, make_administration) 
         "content_type_id": str(ContentType.objects.get_for_model(patient).pk),
         ("admin:view_on_site", "object_id"): str(patient.pk),
         "uidb64": "MQ", "token": "set-password",
+        # The People pages (clinics.urls): a user and one of their memberships.
+        "pk": str(nurse_a.pk), "membership_pk": str(nurse_a.memberships.first().pk),
     }
 
 
