@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 
 from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS_BY_CODE
 from patients.models import Patient
-from questionnaires.cohort_files.columns import EXPORT_COLUMNS
+from questionnaires.cohort_files.columns import EXPORT_COLUMNS, PIH_FORM_VERSION
+from questionnaires.cohort_files.missing import (
+    NO_ADMINISTRATION,
+    NOT_ANSWERED,
+    NOT_ENTERED,
+    NOT_RECORDED,
+    REASONS,
+    REASONS_COLUMN,
+    TOO_FEW_ITEMS,
+    Reason,
+)
+from questionnaires.cohort_files.precision import SCORE_DECIMALS, precision_text
 from questionnaires.instruments import (
     INSTRUMENTS,
     ITEMS_BY_CODE,
@@ -19,9 +30,16 @@ from questionnaires.instruments import (
     SCORE_CODES,
     SCORING_VERSION,
 )
-from questionnaires.models import Administration
+from questionnaires.models import Administration, PihFormVersion
 
 MISSING = "empty cell"
+
+
+def missing_text(*reasons: Reason) -> str:
+    """The codebook's missing entry: an empty cell, its reason(s) in missing_reasons and
+    the Stata extended missing value(s)."""
+    said = "; ".join(f"{r.code} (.{r.letter} in the .dta) = {r.label}" for r in reasons)
+    return f"empty cell; {REASONS_COLUMN} says why: {said}"
 CLINICAL_RECORD = "Clinical record, entered at enrolment (patients.Patient)"
 
 STRING, CATEGORY, INTEGER, FLOAT, DATE = "string", "category", "integer", "float", "date"
@@ -39,6 +57,7 @@ class Column:
     source: str
     categories: tuple[tuple[str, str], ...] = field(default=())   # (code, label)
     missing: str = MISSING
+    decimals: int | None = None   # a float written at this many decimals
 
     @property
     def is_text(self) -> bool:
@@ -60,10 +79,10 @@ def _patient_column(name: str) -> Column:
     if characteristic.is_number:
         return Column(name, characteristic.label, INTEGER, characteristic.allowed,
                       help_text or "Whole number, at baseline; repeated on both rows.",
-                      CLINICAL_RECORD)
+                      CLINICAL_RECORD, missing=missing_text(NOT_RECORDED))
     return Column(name, characteristic.label, CATEGORY, characteristic.allowed,
                   help_text or "As recorded; empty = not recorded.", CLINICAL_RECORD,
-                  characteristic.choices)
+                  characteristic.choices, missing=missing_text(NOT_RECORDED))
 
 
 def _item_column(code: str) -> Column:
@@ -75,7 +94,8 @@ def _item_column(code: str) -> Column:
         rule += (" Stored as written; an older PIH form (0 = best) is turned round only "
                  "when scoring.")
     return Column(code, item.label, INTEGER, f"{item.minimum}-{item.maximum}", rule,
-                  f"{instrument.name}; {instrument.source}")
+                  f"{instrument.name}; {instrument.source}",
+                  missing=missing_text(NOT_ANSWERED, NOT_ENTERED))
 
 
 def _score_column(code: str) -> Column:
@@ -84,10 +104,35 @@ def _score_column(code: str) -> Column:
     model_field = Administration._meta.get_field(code)
     return Column(code, str(model_field.verbose_name), FLOAT,
                   f"{scale.minimum:g}-{scale.maximum:g}",
-                  f"{scale.rule} Items: {', '.join(scale.items)}. Full precision; scoring "
-                  f"version {SCORING_VERSION}. Empty when too few items were answered.",
+                  f"{scale.rule} Items: {', '.join(scale.items)}. {precision_text(code)} "
+                  f"Scoring version {SCORING_VERSION}. Empty when too few items were "
+                  "answered.",
                   f"Computed by PainCohort from the items; {instrument.name}; "
-                  f"{instrument.source}")
+                  f"{instrument.source}", missing=missing_text(TOO_FEW_ITEMS),
+                  decimals=SCORE_DECIMALS[code])
+
+
+def _reasons_column(file: str) -> Column:
+    listed = "; ".join(f"{r.code} = {r.label}" for r in REASONS)
+    return Column(
+        REASONS_COLUMN, "why cells are missing", STRING,
+        f"column:reason pairs separated by ';', e.g. bpi_worst:not_answered;"
+        f"gender:not_recorded. Reasons: {listed}",
+        f"Every empty cell of the {file} row, in column order, with its reason; empty "
+        "when no cell is missing. The .dta holds the same reasons as Stata extended "
+        "missing values (" + ", ".join(f".{r.letter} = {r.code}" for r in REASONS)
+        + ") with value labels, and has no such column.",
+        "Derived from the entry form's records", missing="empty = nothing missing")
+
+
+def _pih_form_version_column() -> Column:
+    model_field = Administration._meta.get_field("pih_form_version")
+    versions = tuple((str(code), str(label)) for code, label in PihFormVersion.choices)
+    return Column(PIH_FORM_VERSION, str(model_field.verbose_name), CATEGORY,
+                  _choices_text(versions),
+                  "The PIH form the answers were given on; pih_1..pih_12 are stored as "
+                  "written, and a reversed form is scored as 8 - x.",
+                  "questionnaires.Administration", versions, missing="never missing")
 
 
 def _fixed_columns() -> dict[str, Column]:
@@ -125,6 +170,10 @@ def cohort_columns() -> list[Column]:
             columns.append(_item_column(name))
         elif name in SCALES_BY_CODE:
             columns.append(_score_column(name))
+        elif name == PIH_FORM_VERSION:
+            columns.append(_pih_form_version_column())
+        elif name == REASONS_COLUMN:
+            columns.append(_reasons_column("cohort"))
         else:
             columns.append(_patient_column(name))
     return columns
@@ -147,20 +196,26 @@ def wide_columns() -> list[Column]:
         columns.append(Column(
             f"{suffix}_date", f"date of the {when}", DATE, "YYYY-MM-DD (ISO 8601)",
             f"administered_on of the {when} row; empty when there is none.",
-            "questionnaires.Administration"))
+            "questionnaires.Administration", missing=missing_text(NO_ADMINISTRATION)))
     columns.append(Column("days_to_followup", "days from baseline to follow-up", INTEGER,
-                          "1 or more", "fu_date - bl_date in days.", "Derived"))
+                          "1 or more", "fu_date - bl_date in days.", "Derived",
+                          missing=missing_text(NO_ADMINISTRATION)))
     for code in SCORE_CODES:
         score = by_name[code]
         for suffix, when in WIDE_SUFFIXES:
             columns.append(Column(wide_score_name(code, suffix), f"{score.label}, {when}",
-                                  FLOAT, score.allowed, score.rule, score.source))
+                                  FLOAT, score.allowed, score.rule, score.source,
+                                  missing=missing_text(TOO_FEW_ITEMS, NO_ADMINISTRATION),
+                                  decimals=score.decimals))
         columns.append(Column(
             wide_score_name(code, "chg"), f"{score.label}, change", FLOAT,
             f"{-(SCALES_BY_CODE[code].maximum - SCALES_BY_CODE[code].minimum):g} to "
             f"{SCALES_BY_CODE[code].maximum - SCALES_BY_CODE[code].minimum:g}",
-            f"{code}_fu - {code}_bl (follow-up minus baseline, full precision); empty when "
-            "either is missing.", "Derived"))
+            f"{code}_fu - {code}_bl (follow-up minus baseline, of the values as written: "
+            f"exact at {score.decimals} decimals); empty when either is missing, with the "
+            "baseline's reason if both are.", "Derived",
+            missing=missing_text(TOO_FEW_ITEMS, NO_ADMINISTRATION), decimals=score.decimals))
+    columns.append(_reasons_column("wide"))
     return columns
 
 

@@ -25,7 +25,7 @@ from patients.characteristics import CHARACTERISTIC_CODES
 from patients.models import FollowUpStatus, Patient
 
 from ..instruments import ITEM_CODES
-from ..models import Administration, AdministrationStatus, PihFormVersion, Timepoint
+from ..models import Administration, AdministrationStatus, Timepoint
 from .batching import batched
 from .loader import analyze, insert_with_history, scored
 from .reader import (
@@ -86,8 +86,8 @@ def _administration(row: Row, patient_id: int, by_id: int | None) -> dict:
     answers = dict(zip(ITEM_CODES, row.answers, strict=True))
     return {"patient_id": patient_id, "timepoint": row.timepoint,
             "administered_on": row.administered_on, "status": AdministrationStatus.COMPLETE,
-            "pih_form_version": PihFormVersion.CURRENT, "entered_by_id": by_id,
-            **answers, **scored(answers, PihFormVersion.CURRENT)}
+            "pih_form_version": row.pih_form_version, "entered_by_id": by_id,
+            **answers, **scored(answers, row.pih_form_version)}
 
 
 class _FileChanged(Exception):

@@ -11,7 +11,11 @@ questionnaires.dates, as at data entry. The database is read in a few set-based 
 (batches of study IDs), never once per row.
 
 Score columns (as in a file written by export_cohort) are accepted and ignored: scores are
-always computed from the items.
+always computed from the items. The columns export added later, pih_form_version and
+missing_reasons, are optional (a file in the older layout has neither): the form version
+defaults to the current form, and each reason given must be the one the import stores
+for that empty cell (an imported administration is complete: an empty item is
+not_answered, an empty characteristic not_recorded, an empty score too_few_items).
 """
 from __future__ import annotations
 
@@ -33,10 +37,11 @@ from patients.validators import study_id_validator, validate_study_id_clinic
 
 from .. import dates
 from ..instruments import ITEM_CODES, ITEMS_BY_CODE, SCORE_CODES
-from ..models import Administration, Timepoint
+from ..models import Administration, PihFormVersion, Timepoint
 from ..services import validate_answers
 from .batching import batched
-from .columns import IMPORT_COLUMNS
+from .columns import IMPORT_COLUMNS, OPTIONAL_IMPORT_COLUMNS, PIH_FORM_VERSION
+from .missing import REASON_COLUMNS, REASONS_COLUMN, column_reason, parse_reasons
 
 QUERY_CHUNK = 900  # SQLite allows 999 parameters per query
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -106,6 +111,7 @@ class Row:
     administered_on: object
     characteristics: tuple
     answers: tuple
+    pih_form_version: object = PihFormVersion.CURRENT
 
 
 # -- cell validators -------------------------------------------------------------------------
@@ -192,7 +198,7 @@ def _check_header(header: list[str], errors: ErrorList) -> dict[str, int]:
     for position, name in enumerate(names):
         if name in SCORE_CODES:
             continue  # an export read back: scores are recomputed from the items, never read
-        if name not in IMPORT_COLUMNS:
+        if name not in IMPORT_COLUMNS and name not in OPTIONAL_IMPORT_COLUMNS:
             errors.add(1, name or f"#{position + 1}", "unknown column")
         elif name in positions:
             errors.add(1, name, "column appears twice")
@@ -246,8 +252,52 @@ def _parse_row(cells: list[str], line: int, pos: dict[str, int], clinics: dict[s
         if value is _INVALID:
             value = _item_slow(code, cell, line, errors)
         answers.append(value)
+    pih_form_version = (_pih_form_version(cells[pos[PIH_FORM_VERSION]], line, errors)
+                        if PIH_FORM_VERSION in pos else PihFormVersion.CURRENT)
+    if REASONS_COLUMN in pos:
+        _check_reasons(cells, pos, line, errors)
     return Row(line, study_id, clinic, timepoint, administered_on, characteristics,
-               tuple(answers))
+               tuple(answers), pih_form_version)
+
+
+_PIH_FORM_VERSIONS = tuple(PihFormVersion.values)
+_REASON_COLUMN_SET = frozenset(REASON_COLUMNS)
+
+
+def _pih_form_version(cell: str, line: int, errors: ErrorList) -> object:
+    value = cell.strip()
+    if value in _PIH_FORM_VERSIONS:
+        return value
+    errors.add(line, PIH_FORM_VERSION,
+               f"'{cell}' is not {' or '.join(_PIH_FORM_VERSIONS)}" if value
+               else f"missing ({' or '.join(_PIH_FORM_VERSIONS)})")
+    return _INVALID
+
+
+def _check_reasons(cells: list[str], pos: dict[str, int], line: int,
+                   errors: ErrorList) -> None:
+    """Each reason must name an empty cell of a column that can be missing, with the
+    reason an imported (complete) administration has for it."""
+    cell = cells[pos[REASONS_COLUMN]]
+    if not cell:
+        return
+    try:
+        reasons = parse_reasons(cell)
+    except ValueError as exc:
+        errors.add(line, REASONS_COLUMN, str(exc))
+        return
+    for column, reason in reasons.items():
+        if column not in _REASON_COLUMN_SET:
+            errors.add(line, REASONS_COLUMN, f"'{column}' is not a column that can be "
+                                             "missing")
+        elif column in pos and cells[pos[column]].strip():
+            errors.add(line, REASONS_COLUMN, f"gives a reason for {column}, which is not "
+                                             "empty")
+        elif reason != column_reason(column):
+            errors.add(line, REASONS_COLUMN,
+                       f"{column}:{reason.code} cannot be imported (an imported "
+                       f"administration is complete: an empty {column} is "
+                       f"{column_reason(column).code})")
 
 
 def max_bytes() -> int:

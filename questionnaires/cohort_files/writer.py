@@ -3,8 +3,9 @@ download (SQLite and PostgreSQL alike) and the wide file all read `cohort_rows`.
 
 Rows come from one `.values_list()` query run on a chunked cursor (server-side on
 PostgreSQL), so memory stays flat however large the cohort is. Cells keep their database
-types and csv.writer formats them: None as empty, ints as digits, dates as ISO 8601,
-floats (the scores) as repr, the shortest text that reads back exactly ("55.0").
+types and csv.writer formats them: None as empty, ints as digits, dates as ISO 8601;
+the scores become decimals at their stated precision (precision.py: "8.33", "55.00") and
+the last column says why each empty cell is empty (missing.py).
 
 Text cells that a spreadsheet would run as a formula are neutralised with a leading
 apostrophe (OWASP, "CSV injection"); numbers and dates are never touched, so a negative
@@ -22,9 +23,12 @@ from django.db.models import QuerySet
 
 from patients.models import Patient
 
+from ..instruments import SCORE_CODES
 from ..models import Administration, AdministrationStatus
 from .batching import batched
 from .columns import EXPORT_COLUMNS, EXPORT_LOOKUPS, TEXT_COLUMNS
+from .missing import REASON_COLUMNS, column_reason, reasons_cell
+from .precision import SCORE_DECIMALS, score_decimal
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google
 # Sheets (tab and carriage return can hide a leading '=').
@@ -76,12 +80,11 @@ def cohort_queryset(*, patients_qs: QuerySet[Patient] | None = None,
     return administrations.order_by("patient__study_id", "timepoint")
 
 
-def cohort_values(**filters) -> Iterator[tuple]:
-    """The cohort file's rows as raw database values (None, int, float, date, str), streamed.
+def cohort_database_values(**filters) -> Iterator[tuple]:
+    """The rows as the database holds them (columns EXPORT_LOOKUPS), streamed.
 
-    Takes the filters of `cohort_queryset`. Django's per-row processing of a values_list
-    would halve the speed and these columns need none of it, so the query's SQL runs on a
-    chunked cursor. Raw, not neutralised: for the Stata file and the wide file's pivot.
+    Django's per-row processing of a values_list would halve the speed and these columns
+    need none of it, so the query's SQL runs on a chunked cursor.
     """
     queryset = cohort_queryset(**filters).values_list(*EXPORT_LOOKUPS)
     sql, params = queryset.query.sql_with_params()
@@ -92,6 +95,36 @@ def cohort_values(**filters) -> Iterator[tuple]:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(FETCH_ROWS):
             yield from batch
+
+
+_SCORE_PLACES = tuple((EXPORT_COLUMNS.index(code), SCORE_DECIMALS[code])
+                      for code in SCORE_CODES)
+_REASON_POSITIONS = tuple((EXPORT_COLUMNS.index(column), column,
+                           column_reason(column, complete=True),
+                           column_reason(column, complete=False))
+                          for column in REASON_COLUMNS)
+_COMPLETE = AdministrationStatus.COMPLETE
+
+
+def file_row(values: Sequence[Any]) -> list[Any]:
+    """A database row (EXPORT_LOOKUPS) as the file's row (EXPORT_COLUMNS): scores at their
+    precision (Decimal), then the missing_reasons cell in place of the status."""
+    row = list(values)
+    complete = row.pop() == _COMPLETE
+    for position, places in _SCORE_PLACES:
+        row[position] = score_decimal(row[position], places)
+    pairs = [(column, when_complete if complete else when_draft)
+             for position, column, when_complete, when_draft in _REASON_POSITIONS
+             if row[position] is None or row[position] == ""]
+    row.append(reasons_cell(pairs))
+    return row
+
+
+def cohort_values(**filters) -> Iterator[list[Any]]:
+    """The cohort file's rows (EXPORT_COLUMNS) as typed values (None, int, Decimal, date,
+    str), streamed; takes the filters of `cohort_queryset`. Not neutralised: for the Stata
+    file and the wide file's pivot."""
+    return map(file_row, cohort_database_values(**filters))
 
 
 _TEXT_POSITIONS = tuple(EXPORT_COLUMNS.index(name) for name in TEXT_COLUMNS)
