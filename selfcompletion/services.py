@@ -26,7 +26,7 @@ from questionnaires.services import administration_save
 
 from . import selectors
 from .models import Invitation, InvitationChannel
-from .parts import draft_answers, draft_is_complete
+from .parts import draft_answers, draft_missing_reasons
 from .tokens import digest, new_code, new_token
 
 
@@ -155,7 +155,11 @@ def invitation_submit(*, invitation: Invitation, by: AbstractBaseUser | None = N
 
     The invitation row is locked: of two devices submitting the same link together, the
     second waits here and then finds the invitation used (InvitationClosed("used")).
-    Complete when every item is answered or explicitly skipped, else a draft.
+    A sent questionnaire is complete, as a handed-in paper form is: an item left blank or
+    declined ("prefer not to answer") is stored empty with its reason, and the scores
+    follow the instruments' missing-item rules. (Storing it as a draft lost it: the link
+    is used up, so the patient could never finish it, and drafts are neither exported nor
+    counted.)
     """
     locked = _locked_open(invitation)
     if not locked.draft:
@@ -166,7 +170,7 @@ def invitation_submit(*, invitation: Invitation, by: AbstractBaseUser | None = N
     administration = administration_save(
         patient=locked.patient, timepoint=locked.timepoint,
         administered_on=timezone.localdate(), answers=draft_answers(locked.draft), by=by,
-        complete=draft_is_complete(locked.draft),
+        complete=True, missing_reasons=draft_missing_reasons(locked.draft),
         base_version=existing.version if existing else None,
         reason=f"completed by the patient ({channel.label.lower()})", source=channel.value)
     locked.submitted_at = timezone.now()
