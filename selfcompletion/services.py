@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -177,3 +179,19 @@ def invitation_submit(*, invitation: Invitation, by: AbstractBaseUser | None = N
     locked.administration = administration
     locked.save(update_fields=["submitted_at", "administration"])
     return administration
+
+
+def erase_link_drafts(patient: Patient | int) -> int:
+    """A withdrawn patient's unsent answers are erased and their open invitations revoked.
+
+    A draft is never research data (only a sent questionnaire is), so after a withdrawal
+    nothing keeps it, whatever the patient chose for the data already collected. Does
+    nothing for a patient who has not withdrawn. One UPDATE; returns the rows changed.
+    `patient`: the patient or its primary key (core's data-changed signal names the pk).
+    """
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
+    return (Invitation.objects
+            .filter(patient_id=patient_id, patient__withdrawal__isnull=False,
+                    submitted_at__isnull=True)
+            .filter(~Q(draft={}) | Q(revoked_at__isnull=True))
+            .update(draft={}, revoked_at=Coalesce("revoked_at", timezone.now())))
