@@ -71,3 +71,10 @@ def test_erase_does_nothing_without_a_withdrawal_and_keeps_the_first_revocation(
     assert erase_link_drafts(due_patient) == 0  # already erased: nothing to change
     assert erase_link_drafts(due_patient.pk) == 0
     assert Invitation.objects.get(pk=invitation.pk).revoked_at == first
+
+
+def test_a_mistyped_code_stays_in_the_field(client):
+    page = client.post("/p/", {"code": "ABCDE-FGHJX"})
+    assert page.status_code == 400
+    assert b'value="ABCDE-FGHJX"' in page.content
+    assert b'autocomplete="one-time-code"' in page.content
