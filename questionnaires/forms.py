@@ -140,7 +140,7 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
         for instrument in INSTRUMENTS:
             for item in instrument.items:
                 self.fields[item.code].wording = wordings.get(item.code, "")
-            anchors = instrument.items[0].anchors
+            anchors = instrument.anchors
             heading = HTML(format_html(
                 '<h2 id="instrument-{0}" class="instrument__title">{1}</h2>'
                 '<p class="instrument__anchors">{2}; {3}</p>',

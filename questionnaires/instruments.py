@@ -65,6 +65,8 @@ class Instrument:
     scales: tuple[Scale, ...]
     # PIH forms of the older version ran 0 = best; such answers are scored as max - x.
     reversible: bool = False
+    # The scale's ends for the whole instrument (a form heading); each item has its own.
+    anchors: tuple[str, str] = ("", "")
     item_codes: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,15 +79,20 @@ def _items(instrument: str, minimum: int, maximum: int, anchors: tuple[str, str]
 
 
 BPI_ANCHORS = ("0 = no pain / does not interfere", "10 = worst imaginable / completely interferes")
+# Each BPI item's own ends: the severity items rate pain, the interference items its effect.
+BPI_SEVERITY_ANCHORS = ("0 = no pain", "10 = pain as bad as you can imagine")
+BPI_INTERFERENCE_ANCHORS = ("0 = does not interfere", "10 = completely interferes")
 BPI = Instrument(
     code="bpi",
     name="Brief Pain Inventory (short form)",
     source="Cleeland, BPI User Guide (2009)",
-    items=_items("bpi", 0, 10, BPI_ANCHORS, [
+    anchors=BPI_ANCHORS,
+    items=_items("bpi", 0, 10, BPI_SEVERITY_ANCHORS, [
         ("bpi_worst", "Worst pain, last 24 h"),
         ("bpi_least", "Least pain, last 24 h"),
         ("bpi_average", "Average pain"),
         ("bpi_now", "Pain right now"),
+    ]) + _items("bpi", 0, 10, BPI_INTERFERENCE_ANCHORS, [
         ("bpi_general_activity", "Interference: general activity"),
         ("bpi_mood", "Interference: mood"),
         ("bpi_walking", "Interference: walking ability"),
@@ -112,6 +119,7 @@ PPIC = Instrument(
     code="ppic",
     name="Patient Partnership in Care, partnership subscale",
     source="Powell, Powell, Baker, Greco (2009)",
+    anchors=("1 = poor", "5 = excellent"),
     items=_items("ppic", 1, 5, ("1 = poor", "5 = excellent"), [
         ("ppic_1", "Understood my needs"),
         ("ppic_2", "Understood my concerns"),
@@ -141,6 +149,7 @@ PIH = Instrument(
     name="Partners in Health scale (12 items)",
     source="Battersby et al. (2003); Petkov, Harvey, Battersby (2010)",
     reversible=True,
+    anchors=("0 = worst", "8 = best"),
     items=_items("pih", 0, 8, ("0 = worst", "8 = best"), [
         ("pih_1", "Knowledge of my health condition"),
         ("pih_2", "Knowledge of my treatment, including medicines"),

@@ -32,6 +32,13 @@ class AdministrationSource(models.TextChoices):
     LINK = "link", "Completed by the patient from a link"
 
 
+class MissingReason(models.TextChoices):
+    """Why an item of a sent questionnaire has no answer (the patient's own choice)."""
+
+    NOT_ANSWERED = "not_answered", "Not answered"
+    DECLINED = "declined", "Prefer not to answer"
+
+
 class PihFormVersion(models.TextChoices):
     CURRENT = "current", "Current form (0 = worst, 8 = best)"
     REVERSED = "reversed", "Older form (0 = best, 8 = worst): scored as 8 - x"
@@ -104,6 +111,10 @@ class Administration(AnswersAndScores):
     checked_at = models.DateTimeField("checked", null=True, blank=True)
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("last changed", auto_now=True)
+    # Item code -> MissingReason, for the items a patient left blank or declined (tablet
+    # or link); the item's column stays empty. Nurse-keyed paper gives no reason.
+    missing_reasons = models.JSONField("missing items and why", default=dict, blank=True,
+                                       editable=False)
     # Optimistic locking: a save must name the version it was based on.
     version = models.PositiveIntegerField("version", default=1, editable=False)
     history = HistoricalRecords()

@@ -20,6 +20,7 @@ from .models import (
     Administration,
     AdministrationSource,
     AdministrationStatus,
+    MissingReason,
     PihFormVersion,
     Timepoint,
 )
@@ -83,6 +84,21 @@ def _check_dates(*, patient: Patient, timepoint: str, administered_on: dt.date,
         raise ValidationError({dates.FIELDS[first]: _DATE_MESSAGES[first]})
 
 
+def _missing_reasons(given: Mapping[str, str] | None, existing: Administration | None,
+                     values: Mapping[str, object]) -> dict[str, str]:
+    """Why each still-empty item is empty: the reasons given now, else those stored before.
+
+    An item answered since (a nurse's correction) loses its reason.
+    """
+    reasons = dict(existing.missing_reasons if existing is not None else {})
+    if given is not None:
+        unknown = set(given.values()) - set(MissingReason.values)
+        if unknown or set(given) - set(ITEM_CODES):
+            raise ValidationError({"missing_reasons": "Unknown item or missing-item reason."})
+        reasons = dict(given)
+    return {code: reason for code, reason in sorted(reasons.items()) if values[code] is None}
+
+
 def apply_scores(administration: Administration) -> None:
     """Compute every score from the stored raw answers (never typed in)."""
     results = score_all(administration.answers,
@@ -104,7 +120,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
                         answers: Mapping[str, object], by: AbstractBaseUser | None,
                         complete: bool, base_version: int | None = None, reason: str = "",
                         pih_form_version: str = PihFormVersion.CURRENT,
-                        source: str = AdministrationSource.NURSE) -> Administration:
+                        source: str = AdministrationSource.NURSE,
+                        missing_reasons: Mapping[str, str] | None = None) -> Administration:
     """Validate, store the answers and their scores in one transaction.
 
     source: who filled in the answers (a nurse keying paper, or the patient on a tablet or
@@ -112,6 +129,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
 
     base_version is the version the editor started from (None for a new entry). A save
     based on an older version is refused with StaleEditError, never applied silently.
+    missing_reasons: item code -> MissingReason for the items the patient left empty
+    (None keeps the stored reasons of the items still empty).
     A repeated identical submission (a double click) returns the stored record unchanged.
     After a withdrawal of consent nothing new is stored (patients.validators).
     """
@@ -136,6 +155,7 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     other = next(iter(stored.values()), None)
     _check_dates(patient=patient, timepoint=timepoint, administered_on=administered_on,
                  other=other.administered_on if other else None)
+    values["missing_reasons"] = _missing_reasons(missing_reasons, existing, values)
     if existing is None:
         administration = Administration(patient=patient, timepoint=timepoint, entered_by=by)
     else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from questionnaires.instruments import INSTRUMENTS, ITEM_CODES, Instrument
+from questionnaires.models import MissingReason
 
 SKIP = "skip"
 PARTS: tuple[Instrument, ...] = INSTRUMENTS
@@ -46,9 +47,11 @@ def draft_answers(draft: Mapping[str, object]) -> dict[str, int | None]:
             for code in ITEM_CODES}
 
 
-def draft_is_complete(draft: Mapping[str, object]) -> bool:
-    """Every item answered or explicitly skipped."""
-    return all(code in draft for code in ITEM_CODES)
+def draft_missing_reasons(draft: Mapping[str, object]) -> dict[str, str]:
+    """Why each item without an answer has none: declined (SKIP) or left blank."""
+    return {code: MissingReason.DECLINED if draft.get(code) == SKIP
+            else MissingReason.NOT_ANSWERED
+            for code in ITEM_CODES if not isinstance(draft.get(code), int)}
 
 
 @dataclass(frozen=True)
@@ -83,4 +86,4 @@ def first_unanswered_part(draft: Mapping[str, object]) -> int:
 
 
 __all__ = ["PARTS", "SKIP", "clean_part_answers", "draft_answers",
-           "draft_is_complete", "first_unanswered_part", "part", "review_rows"]
+           "draft_missing_reasons", "first_unanswered_part", "part", "review_rows"]

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,7 +28,7 @@ from questionnaires.services import administration_save
 
 from . import selectors
 from .models import Invitation, InvitationChannel
-from .parts import draft_answers, draft_is_complete
+from .parts import draft_answers, draft_missing_reasons
 from .tokens import digest, new_code, new_token
 
 
@@ -155,7 +157,11 @@ def invitation_submit(*, invitation: Invitation, by: AbstractBaseUser | None = N
 
     The invitation row is locked: of two devices submitting the same link together, the
     second waits here and then finds the invitation used (InvitationClosed("used")).
-    Complete when every item is answered or explicitly skipped, else a draft.
+    A sent questionnaire is complete, as a handed-in paper form is: an item left blank or
+    declined ("prefer not to answer") is stored empty with its reason, and the scores
+    follow the instruments' missing-item rules. (Storing it as a draft lost it: the link
+    is used up, so the patient could never finish it, and drafts are neither exported nor
+    counted.)
     """
     locked = _locked_open(invitation)
     if not locked.draft:
@@ -166,10 +172,26 @@ def invitation_submit(*, invitation: Invitation, by: AbstractBaseUser | None = N
     administration = administration_save(
         patient=locked.patient, timepoint=locked.timepoint,
         administered_on=timezone.localdate(), answers=draft_answers(locked.draft), by=by,
-        complete=draft_is_complete(locked.draft),
+        complete=True, missing_reasons=draft_missing_reasons(locked.draft),
         base_version=existing.version if existing else None,
         reason=f"completed by the patient ({channel.label.lower()})", source=channel.value)
     locked.submitted_at = timezone.now()
     locked.administration = administration
     locked.save(update_fields=["submitted_at", "administration"])
     return administration
+
+
+def erase_link_drafts(patient: Patient | int) -> int:
+    """A withdrawn patient's unsent answers are erased and their open invitations revoked.
+
+    A draft is never research data (only a sent questionnaire is), so after a withdrawal
+    nothing keeps it, whatever the patient chose for the data already collected. Does
+    nothing for a patient who has not withdrawn. One UPDATE; returns the rows changed.
+    `patient`: the patient or its primary key (core's data-changed signal names the pk).
+    """
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
+    return (Invitation.objects
+            .filter(patient_id=patient_id, patient__withdrawal__isnull=False,
+                    submitted_at__isnull=True)
+            .filter(~Q(draft={}) | Q(revoked_at__isnull=True))
+            .update(draft={}, revoked_at=Coalesce("revoked_at", timezone.now())))

@@ -74,14 +74,15 @@ def code_entry(request: HttpRequest) -> HttpResponse:
     """Type the short code from the card."""
     if lookups_blocked(request):
         return _state_page(request, "blocked", status=429)
-    error = ""
+    error, typed = "", ""
     if request.method == "POST":
-        invitation = selectors.invitation_by_code(request.POST.get("code", ""))
+        typed = request.POST.get("code", "")[:20]  # kept in the field: fix one character
+        invitation = selectors.invitation_by_code(typed)
         if invitation is not None:
             return redirect(link_path(link_token(invitation)))
         lookup_failed(request)
         error = "We could not find that code. Check it against your card and try again."
-    return render(request, "selfcompletion/code.html", {"error": error},
+    return render(request, "selfcompletion/code.html", {"error": error, "typed": typed},
                   status=400 if error else 200)
 
 

@@ -48,15 +48,11 @@ def test_ensure_returns_the_same_usable_link(link, due_patient):
     assert Invitation.objects.count() == 1
 
 
-def test_a_used_link_is_replaced_by_a_new_one_only_while_the_follow_up_is_open(
-        link, due_patient, every_answer):
+def test_a_sent_link_even_with_gaps_completes_the_follow_up_so_no_new_link(
+        link, due_patient):
     invitation, _ = link
     invitation_draft_save(invitation=invitation, answers={"bpi_worst": 4})
-    invitation_submit(invitation=invitation)  # a draft: the follow-up is not complete
-    fresh, _ = followup_link_ensure(patient=due_patient)
-    assert fresh.pk != invitation.pk
-    invitation_draft_save(invitation=fresh, answers=every_answer)
-    invitation_submit(invitation=fresh)
+    invitation_submit(invitation=invitation)  # complete, with 33 items missing
     with pytest.raises(ValidationError, match="already complete"):
         followup_link_ensure(patient=due_patient)
 
@@ -131,7 +127,8 @@ def test_submit_stores_a_complete_administration_from_the_link_once(link, every_
     invitation_draft_save(invitation=invitation, answers=answers)
     administration = invitation_submit(invitation=invitation)
     assert administration.source == AdministrationSource.LINK
-    assert administration.is_complete  # every item answered or explicitly skipped
+    assert administration.is_complete
+    assert administration.missing_reasons == {"bpi_now": "declined"}
     assert administration.bpi_now is None and administration.bpi_worst == 3
     assert administration.administered_on == timezone.localdate()
     assert administration.entered_by is None and administration.awaits_check
@@ -145,12 +142,14 @@ def test_submit_stores_a_complete_administration_from_the_link_once(link, every_
     assert Administration.objects.filter(timepoint="followup").count() == 1
 
 
-def test_an_unanswered_item_makes_a_draft(link, every_answer):
+def test_an_unanswered_item_is_stored_missing_in_a_complete_administration(link,
+                                                                          every_answer):
     invitation, _ = link
     invitation_draft_save(invitation=invitation,
                           answers={k: v for k, v in every_answer.items() if k != "pih_12"})
     administration = invitation_submit(invitation=invitation)
-    assert administration.status == "draft" and administration.pih_12 is None
+    assert administration.is_complete and administration.pih_12 is None
+    assert administration.missing_reasons == {"pih_12": "not_answered"}
 
 
 def test_a_nurse_confirms_a_patient_completed_administration(link, every_answer, nurse_a):
