@@ -276,3 +276,258 @@ def category_test(table: np.ndarray
     result = stats.fisher_exact(table.astype(int), method=method)
     return FISHER, None, _number(result.pvalue), float(expected.min()), \
         f"Monte Carlo Fisher exact ({FISHER_RESAMPLES:,} tables, seed {FISHER_SEED})"
+
+
+# --- inverse probability of completion weights -----------------------------------------------
+#
+# The second approach to the loss to follow-up (beside multiple imputation): the completers
+# are weighted by 1 / P(completion | baseline), so that they stand for the lost patients like
+# them. The completion model is a logistic regression among the completers and the lost on
+# the Table 2 characteristics, baseline pain severity, partnership and PIH overall, and
+# clinic. fit_nested takes no weights, so the weighted models are weighted least squares with
+# clinic as fixed effects (three clinics: a clinic variance is hardly estimable anyway) and
+# standard errors robust to the clustering of each patient's two rows (the CR1 sandwich,
+# statsmodels' cov_type="cluster", t with patients - 1 df). The weights are treated as known,
+# which is conservative for estimated propensity weights (Lunceford & Davidian 2004). The
+# same estimator unweighted is given beside it, so that the page shows what the weights do.
+
+COMPLETION_SCORES = ("baseline_bpi_severity", "baseline_ppic_partnership",
+                     "baseline_pih_overall")
+COVARIATE_DUMMIES = (("gender", "female"), ("gender", "other"),
+                     ("ethnicity", "white_british"), ("education", "below_a_level"),
+                     ("education", "a_level_or_above"), ("pain_years_group", "5to7"),
+                     ("pain_years_group", "ge8"), ("pain_sites_group", "2"),
+                     ("pain_sites_group", "ge3"))
+CHARACTERISTICS = ("age", "gender", "ethnicity", "education", "pain_years_group",
+                   "pain_sites_group")
+LOGIT_MAX_ITERATIONS, LOGIT_TOLERANCE = 50, 1e-10
+SEPARATION_PROBABILITY = 1e-6  # a fitted probability this close to 0 or 1: separation
+
+
+def recorded(rows: pd.DataFrame, columns) -> np.ndarray:
+    """Rows with every one of `columns` given (not NaN, not empty)."""
+    return np.logical_and.reduce([(rows[c].notna() & (rows[c] != "")).to_numpy()
+                                  for c in columns])
+
+
+def baseline_design(rows: pd.DataFrame, clinics: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Intercept, age, the Table 2 dummies and clinic dummies (first clinic the reference)."""
+    columns = {"intercept": np.ones(len(rows)), "age": rows["age"].to_numpy(float)}
+    for variable, level in COVARIATE_DUMMIES:
+        columns[f"{variable}={level}"] = (rows[variable] == level).to_numpy(float)
+    for clinic in clinics[1:]:
+        columns[f"clinic={clinic}"] = (rows["clinic"] == clinic).to_numpy(float)
+    return np.column_stack(list(columns.values())), list(columns)
+
+
+@dataclass(frozen=True)
+class LogitFit:
+    coef: np.ndarray
+    se: np.ndarray
+    names: list[str]
+    loglik: float
+    iterations: int
+    converged: bool
+
+
+def fit_logit(x: np.ndarray, y: np.ndarray, names: list[str]) -> LogitFit:
+    """Maximum likelihood logistic regression by Newton-Raphson with step halving."""
+    beta = np.zeros(x.shape[1])
+
+    def loglik(b: np.ndarray) -> float:
+        eta = x @ b
+        return float(y @ eta - np.logaddexp(0, eta).sum())
+
+    current, converged, iterations = loglik(beta), False, 0
+    while iterations < LOGIT_MAX_ITERATIONS and not converged:
+        iterations += 1
+        p = expit(x @ beta)
+        hessian = x.T @ (x * (p * (1 - p))[:, None])
+        step = np.linalg.solve(hessian, x.T @ (y - p))
+        for _ in range(30):  # halve the step until the likelihood does not fall
+            candidate = loglik(beta + step)
+            if candidate >= current - 1e-12:
+                break
+            step /= 2
+        beta, current = beta + step, candidate
+        converged = bool(np.abs(step).max() < LOGIT_TOLERANCE)
+    p = expit(x @ beta)
+    cov = np.linalg.inv(x.T @ (x * (p * (1 - p))[:, None]))
+    return LogitFit(beta, np.sqrt(np.diag(cov)), names, current, iterations, converged)
+
+
+def expit(eta: np.ndarray) -> np.ndarray:
+    return 0.5 * (1 + np.tanh(eta / 2))  # = 1 / (1 + exp(-eta)), without overflow
+
+
+@dataclass
+class CompletionWeights:
+    """P(completion) per patient and the stabilised weights of the completers."""
+
+    study_ids: list[str]  # completers and lost in the completion model
+    completed: np.ndarray
+    probability: np.ndarray
+    weights: dict[str, float]  # completers only: P(completion) overall / P(completion | x)
+    model: LogitFit | None
+    summary: dict[str, float]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.weights)
+
+
+def completion_weights(patients: pd.DataFrame) -> CompletionWeights:
+    """The completion model and the completers' weights; a note instead where impossible."""
+    groups = followup_groups(patients)
+    chosen = patients.loc[patients["study_id"].isin([*groups.completers, *groups.lost])]
+    usable = recorded(chosen, (*CHARACTERISTICS, *COMPLETION_SCORES))
+    rows = chosen.loc[usable].reset_index(drop=True)
+    completed = rows["has_followup"].to_numpy(float)
+    notes = []
+    if (~usable).any():
+        notes.append(f"{int((~usable).sum())} completers or lost patients without every "
+                     "characteristic and baseline score of the completion model are not "
+                     "weighted (their rows are not in the weighted models).")
+    empty = CompletionWeights(rows["study_id"].tolist(), completed, np.full(len(rows), np.nan),
+                              {}, None, {}, notes)
+    if completed.sum() == 0 or completed.sum() == len(rows):
+        notes.append("No patient lost to follow-up: every completer has weight 1, and the "
+                     "weighted analysis is not run." if len(rows) and completed.all() else
+                     "No completer: nothing to weight.")
+        return empty
+    x, names = baseline_design(rows, sorted(rows["clinic"].unique()))
+    x = np.column_stack([x, rows[list(COMPLETION_SCORES)].to_numpy(float)])
+    names = [*names, *COMPLETION_SCORES]
+    keep = np.ptp(x, axis=0) > 0
+    keep[0] = True  # a constant dummy (a category nobody has) is left out
+    x, names = x[:, keep], [n for n, k in zip(names, keep, strict=True) if k]
+    try:
+        model = fit_logit(x, completed, names)
+    except np.linalg.LinAlgError:
+        notes.append("The completion model could not be fitted (singular: collinear "
+                     "characteristics); no weighted analysis.")
+        return empty
+    probability = expit(x @ model.coef)
+    if not model.converged or (np.minimum(probability, 1 - probability)
+                               < SEPARATION_PROBABILITY).any():
+        notes.append("The completion model did not converge or separates completers from "
+                     "lost patients (fitted probabilities of 0 or 1): weights would be "
+                     "unbounded, so no weighted analysis is shown.")
+        return CompletionWeights(empty.study_ids, completed, probability, {}, model, {},
+                                 notes)
+    share = completed.mean()
+    done = completed == 1
+    weights = share / probability[done]
+    summary = {"min": float(weights.min()), "max": float(weights.max()),
+               "mean": float(weights.mean()),
+               "effective_n": float(weights.sum() ** 2 / (weights ** 2).sum()),
+               "completers": int(done.sum()), "lost": int((~done).sum())}
+    return CompletionWeights(rows["study_id"].tolist(), completed, probability,
+                             dict(zip(rows.loc[done, "study_id"], weights.tolist(),
+                                      strict=True)), model, summary, notes)
+
+
+@dataclass(frozen=True)
+class WeightedTerm:
+    term: str
+    coef: float
+    se: float
+    df: int
+    ci_low: float
+    ci_high: float
+    p: float
+
+
+@dataclass(frozen=True)
+class WeightedModel:
+    outcome: str
+    variant: str
+    weighted: bool
+    formula: str | None
+    n_obs: int
+    n_patients: int
+    terms: list[WeightedTerm]
+    note: str | None = None
+
+    def term(self, name: str) -> WeightedTerm | None:
+        return next((t for t in self.terms if t.term == name), None)
+
+
+def weighted_fit(rows: pd.DataFrame, outcome: str, variant: str, weights: np.ndarray, *,
+                 weighted: bool = True) -> WeightedModel:
+    """WLS of a Table 2 model with clinic fixed effects, patient-clustered CR1 SEs."""
+    import statsmodels.api as sm
+
+    from .regression import formula_for
+
+    formula, _ = formula_for(outcome, variant, rows)
+    terms = formula.split("~")[1].split("+")
+    names = ["Intercept", *[t.strip() for t in terms]]
+    clinics = sorted(pd.unique(rows["clinic"]))
+    x = np.column_stack([np.ones(len(rows)), rows[names[1:]].to_numpy(float),
+                         *[(rows["clinic"] == c).to_numpy(float) for c in clinics[1:]]])
+    y = rows[outcome].to_numpy(float)
+    groups = pd.factorize(rows["patient"])[0]
+    n_patients = int(groups.max() + 1) if len(groups) else 0
+    base = {"outcome": outcome, "variant": variant, "weighted": weighted,
+            "formula": formula + (" + clinic (fixed)" if len(clinics) > 1 else ""),
+            "n_obs": len(rows), "n_patients": n_patients}
+    if n_patients < 2 * x.shape[1] or np.linalg.matrix_rank(x) < x.shape[1]:
+        return WeightedModel(**base, terms=[],
+                             note="Too few patients or collinear terms for the weighted fit.")
+    fit = sm.WLS(y, x, weights=weights if weighted else np.ones(len(y))).fit(
+        cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    df = n_patients - 1
+    ci = fit.conf_int()
+    return WeightedModel(**base, terms=[
+        WeightedTerm(name, float(fit.params[k]), float(fit.bse[k]), df, float(ci[k, 0]),
+                     float(ci[k, 1]), float(fit.pvalues[k])) for k, name in enumerate(names)])
+
+
+@dataclass
+class IPWResult:
+    weights: CompletionWeights
+    models: list[WeightedModel]
+    notes: list[str]
+
+    def model(self, outcome: str, variant: str = "paper", weighted: bool = True
+              ) -> WeightedModel | None:
+        return next((m for m in self.models if (m.outcome, m.variant, m.weighted)
+                     == (outcome, variant, weighted)), None)
+
+    def to_frame(self) -> pd.DataFrame:
+        columns = ["outcome", "variant", "weighted", *WeightedTerm.__dataclass_fields__]
+        return pd.DataFrame([{"outcome": m.outcome, "variant": m.variant,
+                              "weighted": m.weighted, **asdict(t)}
+                             for m in self.models for t in m.terms], columns=columns)
+
+
+def ipw_models(cohort: pd.DataFrame, patients: pd.DataFrame, *,
+               outcomes: list[str] | None = None, variants: list[str] | None = None
+               ) -> IPWResult:
+    """The Table 2 models on the completers' rows (the paper's population), weighted by
+    inverse probability of completion, each beside the same model unweighted."""
+    from .regression import selection_for
+    from .results import OUTCOMES, VARIANTS
+
+    weights = completion_weights(patients)
+    notes = list(weights.notes)
+    if not weights.ok:
+        return IPWResult(weights, [], notes)
+    selection = selection_for(cohort, patients, population="completers")
+    models = []
+    for outcome in outcomes or [code for code, _ in OUTCOMES]:
+        rows = selection.analysed(outcome)
+        study_ids = selection.frame.loc[selection.rows[outcome], "patient"]
+        row_weights = study_ids.map(weights.weights).to_numpy(float)
+        has = np.isfinite(row_weights)
+        if (~has).any():
+            notes.append(f"{outcome}: {int((~has).sum())} analysed rows without a weight "
+                         "left out of both weighted and unweighted fits.")
+        rows = rows.loc[has]
+        for variant in variants or [v["key"] for v in VARIANTS]:
+            for weighted in (True, False):
+                models.append(weighted_fit(rows, outcome, variant, row_weights[has],
+                                           weighted=weighted))
+    return IPWResult(weights, models, notes)
