@@ -1,0 +1,1 @@
+"""Kept scripts that compute reference values once and store them as test data."""
