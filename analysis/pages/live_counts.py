@@ -50,7 +50,7 @@ def recent(name: str, compute: Callable[[], T], *, max_age: int) -> T:
 
 def forget_after_commit(**_: Any) -> None:
     """A data change: counts made before it are not reused once it commits."""
-    transaction.on_commit(_bump)
+    transaction.on_commit(_bump, robust=True)  # robust: a failing hook never fails the request
 
 
 def _bump() -> None:
