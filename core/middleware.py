@@ -185,3 +185,19 @@ def _saved_error_page() -> HttpResponse:
         return HttpResponseServerError(render_to_string("500_saved.html"))
     except Exception:  # noqa: BLE001 - the page must answer, even without its template
         return HttpResponseServerError(SAVED_ERROR_TEXT, content_type="text/plain")
+
+
+PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+                      "interest-cohort=()")
+
+
+class PermissionsPolicyMiddleware:
+    """`Permissions-Policy` on every response: no page of ours needs a device or payment."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response

@@ -48,6 +48,7 @@ MIDDLEWARE = [
     # First: an error page says whether this request's writes were committed.
     "core.middleware.HonestErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
