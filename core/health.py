@@ -35,3 +35,13 @@ def check_broker() -> str:
     except Exception as error:  # noqa: BLE001 - whatever fails to connect is unhealthy
         return f"broker unreachable: {type(error).__name__}"
     return ""
+
+
+def check_cache() -> str:
+    """"" when the cache answers a round trip, otherwise why not (with how many cache calls
+    this process has carried on without since it started: core.cache_safety)."""
+    from .cache_safety import cache_available, state
+
+    if cache_available():
+        return ""
+    return f"cache unavailable ({state.failures} cache calls failed in this process)"

@@ -7,6 +7,7 @@ from settings on every request, so they can be changed without a restart in test
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -14,9 +15,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
+from django.db import connection
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import urlencode
@@ -129,3 +132,72 @@ class TwoFactorMiddleware:
             return resolve(path).view_name in self.OPEN_PAGES
         except Resolver404:
             return False
+
+
+# Statements that store what a user entered. Bookkeeping every request may write (the
+# session, sign-in records, the access log of a page read, guess counts) does not count.
+_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?([\w.]+)"?', re.IGNORECASE)
+BOOKKEEPING_TABLES = ("django_session", "axes_", "patients_patientaccesslog",
+                      "selfcompletion_lookupfailure")
+SAVED_ERROR_TEXT = ("Your changes were saved, but the next page could not be shown. "
+                    "Do not enter them again: open the record to check it.")
+
+
+def _stores_data(sql: str) -> bool:
+    match = _WRITE.match(sql)
+    return bool(match) and not match.group(1).lower().startswith(BOOKKEEPING_TABLES)
+
+
+class HonestErrorMiddleware:
+    """A failed request says whether anything it wrote was committed (issue 15).
+
+    templates/500.html says nothing was saved; that is true only while no write of this
+    request committed. This middleware watches the request's statements and, when the
+    answer is a 500 after a committed write, answers templates/500_saved.html instead:
+    the data are stored, so a nurse must not key them again. First in MIDDLEWARE, so that
+    it sees every other middleware's writes and errors.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        committed: list[str] = []
+
+        def observe(execute, sql, params, many, context):
+            result = execute(sql, params, many, context)
+            if _stores_data(sql):
+                if context["connection"].in_atomic_block:
+                    context["connection"].on_commit(lambda: committed.append(sql), robust=True)
+                else:  # autocommit: the statement has committed already
+                    committed.append(sql)
+            return result
+
+        with connection.execute_wrapper(observe):
+            response = self.get_response(request)
+        if response.status_code == 500 and committed:
+            return _saved_error_page()
+        return response
+
+
+def _saved_error_page() -> HttpResponse:
+    try:
+        return HttpResponseServerError(render_to_string("500_saved.html"))
+    except Exception:  # noqa: BLE001 - the page must answer, even without its template
+        return HttpResponseServerError(SAVED_ERROR_TEXT, content_type="text/plain")
+
+
+PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+                      "interest-cohort=()")
+
+
+class PermissionsPolicyMiddleware:
+    """`Permissions-Policy` on every response: no page of ours needs a device or payment."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response

@@ -62,3 +62,19 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} for {self.patient} ({self.timepoint})"
+
+
+class LookupFailure(models.Model):
+    """A failed link or code lookup, kept only while the cache is unavailable: the guess
+    limit (selfcompletion/ratelimit.py) counts here then, so an outage neither lets guessing
+    through nor turns patients away. Rows older than the window are deleted as new ones
+    come in."""
+
+    address = models.CharField("client address", max_length=64)
+    at = models.DateTimeField("failed at", auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["address", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.address} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -45,7 +45,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an error page says whether this request's writes were committed.
+    "core.middleware.HonestErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -296,6 +299,12 @@ CACHE_DIR = env.path("CACHE_DIR", default=BASE_DIR / "var" / "cache")
 CACHES = {"default": env.cache_url_config(CACHE_URL) if CACHE_URL
           else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                 "LOCATION": str(CACHE_DIR)}}
+# Nothing waits long on the cache: a cache server that does not answer within
+# CACHE_SOCKET_TIMEOUT seconds counts as down (core/cache_safety.py carries on without it).
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.5)
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    CACHES["default"].setdefault("OPTIONS", {}).update({
+        "socket_timeout": CACHE_SOCKET_TIMEOUT, "socket_connect_timeout": CACHE_SOCKET_TIMEOUT})
 
 FOLLOWUP_WINDOW_START_DAYS = env.int("FOLLOWUP_WINDOW_START_DAYS", default=76)
 FOLLOWUP_WINDOW_END_DAYS = env.int("FOLLOWUP_WINDOW_END_DAYS", default=120)

@@ -76,7 +76,7 @@ def test_the_500_page_needs_no_database_and_no_context_processors():
     response = server_error(RequestFactory().get("/patients/A-001/"))
     text = response.content.decode()
     assert response.status_code == 500
-    assert "Something went wrong" in text and "may not have been saved" in text
+    assert "Something went wrong" in text and "Nothing was saved" in text
     assert "css/paincohort.css" in text and 'class="site-header"' in text
 
 
