@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('selfcompletion', '0001_initial'),
+        ('selfcompletion', '0002_link_complete_sent_drafts'),
     ]
 
     operations = [
