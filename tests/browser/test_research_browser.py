@@ -64,10 +64,7 @@ def test_plot_text_is_at_least_14_px_and_every_plot_has_axis_titles(
         y_title = svg.locator("text.plot-axis-title--y")
         expect(y_title).to_have_count(1)
         assert y_title.text_content().strip()
-    # the change plots' ticks: PPiC (11-55) every 10, not only 20 and 40
-    ppic = page.locator("#change-partnership svg.plot text.plot-tick--y")
-    assert [t.strip() for t in ppic.all_text_contents()] == ["20", "30", "40", "50"] or \
-        len(ppic.all_text_contents()) >= 4
+    # (the PPiC ticks every 10 are checked in analysis/tests/test_research_plots.py)
     axe_check(page)
 
 
@@ -104,7 +101,7 @@ def test_refit_now_shows_feedback_at_once(live_server, new_page, researcher, fit
     button = page.get_by_role("button", name="Refit now")
     # hold the request so the in-flight state can be seen
     page.route("**/analysis/refit/", lambda route: None)
-    button.click()
+    button.click(no_wait_after=True)
     expect(page.get_by_role("button", name="Refitting…")).to_be_disabled()
     expect(page.get_by_test_id("refit-status")).to_contain_text("Refitting")
     _shot(page, "refit-feedback", clip={"x": 0, "y": 0, "width": 1280, "height": 600})
