@@ -273,10 +273,63 @@ def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
         rows.append({"label": label, "cells": cells})
     footer = [{"outcome": o["label"], "model": models.get(o["key"]),
                "badges": model_badges(models.get(o["key"]))} for o in outcomes]
-    return {"outcomes": outcomes, "rows": rows, "models": footer,
+    notes = compact_marks(footer)
+    return {"outcomes": outcomes, "rows": rows, "models": footer, "notes": notes,
             "components": variance_rows([models.get(o["key"]) for o in outcomes]),
-            "flagged": any(item["badges"] for item in footer),
+            "flagged": any(item["badges"] or item["marks"] for item in footer),
+            "few_clinics": few_clinics_note([models.get(o["key"]) for o in outcomes]),
             "not_in_population": table2.get("not_in_population") or {}}
+
+
+def compact_marks(footer: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Move the "variance 0" warnings out of the table cells into footnotes.
+
+    Each cell keeps a one-line mark ("Clinic variance 0" with a note letter) and the
+    explanation is printed once beneath the table: five tall boxes inside the table
+    (issue 14) pushed the numbers apart. Errors (not fitted, not converged) stay as badges.
+    Sets item["marks"] on each footer item; returns the notes in letter order.
+    """
+    notes: dict[str, dict[str, Any]] = {}
+    for item in footer:
+        item["marks"] = []
+        kept = []
+        for badge in item["badges"]:
+            if badge["tone"] != "warning":
+                kept.append(badge)
+                continue
+            note = notes.setdefault(badge["label"], {
+                "letter": "abcdefgh"[len(notes)], "label": badge["label"],
+                "text": badge["text"].removeprefix(badge["label"] + ": "),
+                "id": "table2-note-" + badge["label"].lower().replace(" ", "-"),
+                "outcomes": []})
+            note["outcomes"].append(item["outcome"])
+            item["marks"].append({"label": badge["label"], "letter": note["letter"],
+                                  "id": note["id"]})
+        item["badges"] = kept
+    return list(notes.values())
+
+
+FEW_CLINICS = 5
+
+
+def few_clinics_note(models: list[dict | None]) -> str:
+    """A warning when fewer than 5 clinics inform the clinic variance (issue 19).
+
+    With so few clusters the clinic variance, its ICC and the CIs that depend on it are
+    very imprecise; "" when every fitted model has 5 clinics or more.
+    """
+    counts = sorted({m["n_clinics"] for m in models
+                     if m and m.get("ok") and m.get("n_clinics") is not None})
+    if not counts or counts[0] >= FEW_CLINICS:
+        return ""
+    few = [count for count in counts if count < FEW_CLINICS]
+    many = (f"{few[0]} clinic{'s' if few[0] != 1 else ''}" if len(few) == 1
+            else f"{few[0]} to {few[-1]} clinics")
+    if len(few) < len(counts):
+        many += " in some models"
+    return (f"The clinic variance is estimated from only {many} (fewer than {FEW_CLINICS}): "
+            "it, the clinic ICC and the CIs that depend on it are very imprecise, and an "
+            "estimate of 0 is common even when the clinics do differ.")
 
 
 def model_badges(model: dict | None) -> list[dict[str, str]]:

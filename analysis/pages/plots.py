@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +20,11 @@ from django.utils.safestring import SafeString, mark_safe
 from ..stats.results import format_p
 
 _ids = itertools.count(1)
-FONT = 12
+# Every label at least 14 px at the size the plot is drawn (issue 14: 10-12 px was too
+# small); each SVG is laid out at the width the dashboard shows it, so 1 unit = 1 CSS px.
+FONT = 14
+HEADING_FONT = 15
+LINE = 18                  # baseline-to-baseline distance of wrapped 14 px labels
 
 
 @dataclass
@@ -62,6 +67,27 @@ def _text(x: float, y: float, text: str, anchor: str = "start", css: str = "plot
             f'class="{css}" fill="#000">{escape(text)}</text>')
 
 
+def _lines_text(x: float, y: float, lines: Sequence[str], anchor: str = "end",
+                css: str = "plot-label") -> str:
+    """One <text> whose lines are <tspan>s, the block centred vertically on y."""
+    first = y + 5 - LINE * (len(lines) - 1) / 2
+    spans = "".join(f'<tspan x="{x:.1f}" y="{first + LINE * i:.1f}">{escape(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    return (f'<text text-anchor="{anchor}" font-size="{FONT}" class="{css}" '
+            f'fill="#000">{spans}</text>')
+
+
+def _y_title(x: float, y: float, text: str) -> str:
+    """A y-axis title, turned to read bottom to top, centred on (x, y)."""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="{FONT}" '
+            f'transform="rotate(-90 {x:.1f} {y:.1f})" class="plot-axis-title '
+            f'plot-axis-title--y" fill="#000">{escape(text)}</text>')
+
+
+def _x_title(x: float, y: float, text: str) -> str:
+    return _text(x, y, text, "middle", "plot-axis-title plot-axis-title--x")
+
+
 def _line(x1: float, y1: float, x2: float, y2: float, css: str = "plot-line",
           stroke: str = "#000", width: float = 1, dash: str = "") -> str:
     dashed = f' stroke-dasharray="{dash}"' if dash else ""
@@ -85,14 +111,33 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def _tick_text(value: float) -> str:
+    """A tick label as short as it can be (20, 2.5), with a true minus sign."""
+    text = f"{value:g}"
+    return "\u2212" + text[1:] if text.startswith("-") else text
+
+
+def _term_label(term: dict) -> str:
+    label = term.get("label") or term["term"]
+    return label + (f" (ref. {term['reference']})" if term.get("reference") else "")
+
+
 # --- forest plot ----------------------------------------------------------------------
 
 def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
-    """Coefficients with 95 % CIs, one row per term (intercept left out), zero marked."""
+    """Coefficients with 95 % CIs, one row per term (intercept left out), zero marked.
+
+    Term labels wrap at 27 characters, so the plot keeps the 500 px the dashboard gives
+    it (two side by side) with 14 px text.
+    """
     terms = [t for t in terms if t.get("term") != "Intercept" and t.get("coef") is not None]
-    label_width, plot_width, row_height, top = 270, 230, 20, 30
+    left, label_width, plot_width, top = 26, 256, 224, 34
     width = label_width + plot_width + 20
-    height = top + row_height * max(len(terms), 1) + 40
+    labels = [_term_label(term) for term in terms]
+    wrapped = [textwrap.wrap(label, 27) or [label] for label in labels]
+    heights = [LINE * len(lines) + 10 for lines in wrapped]
+    bottom = top + (sum(heights) or 24)
+    height = bottom + 56
     values = [v for t in terms for v in (t.get("ci_low"), t.get("ci_high"), t["coef"])
               if v is not None] or [0.0]
     low, high = min(0.0, *values), max(0.0, *values)
@@ -102,22 +147,20 @@ def forest_plot(*, key: str, outcome: str, terms: Sequence[dict]) -> Plot:
     def x(value: float) -> float:
         return label_width + (value - low) / (high - low) * plot_width
 
-    body = [_text(width / 2, 16, f"{outcome}: coefficient (95 % CI)", "middle",
-                  "plot-heading")]
-    bottom = top + row_height * len(terms)
+    body = [_text(width / 2, 20, outcome, "middle", "plot-heading", HEADING_FONT),
+            _y_title(left / 2 + 2, (top + bottom) / 2, "Term"),
+            _x_title(label_width + plot_width / 2, bottom + 46, "Coefficient (95 % CI)")]
     body.append(_line(x(0), top - 6, x(0), bottom, "plot-zero", "#555", 1, "4 3"))
-    for tick in _nice_ticks(low, high):
+    for tick in _nice_ticks(low, high, 4):
         body.append(_line(x(tick), bottom, x(tick), bottom + 4, "plot-axis"))
-        body.append(_text(x(tick), bottom + 17, fmt(tick, 1 if abs(tick) < 100 else 0),
-                          "middle", "plot-tick", 10))
+        body.append(_text(x(tick), bottom + 20, _tick_text(tick), "middle",
+                          "plot-tick plot-tick--x"))
     body.append(_line(label_width, bottom, label_width + plot_width, bottom, "plot-axis"))
-    rows = []
-    for index, term in enumerate(terms):
-        y = top + row_height * index + row_height / 2
-        label = term.get("label") or term["term"]
-        if term.get("reference"):
-            label += f" (ref. {term['reference']})"
-        body.append(_text(label_width - 8, y + 4, label, "end"))
+    rows, y_top = [], top
+    for term, label, lines, row_height in zip(terms, labels, wrapped, heights, strict=True):
+        y = y_top + row_height / 2
+        y_top += row_height
+        body.append(_lines_text(label_width - 8, y, lines))
         if term.get("ci_low") is not None and term.get("ci_high") is not None:
             body.append(_line(x(term["ci_low"]), y, x(term["ci_high"]), y, "plot-ci",
                               "#000", 1.5))
@@ -144,22 +187,26 @@ def change_plot(*, key: str, label: str, n: int | None, baseline: tuple[float, f
 
     baseline / followup: (mean, sd); change: the stored paired change (mean, CI, p).
     """
-    width, height, left, right, top, bottom = 240, 220, 44, 20, 28, 36
+    width, height, left, right, top, bottom = 300, 290, 70, 20, 36, 48
     low, high = scale
 
     def y(value: float) -> float:
         return top + (high - value) / (high - low) * (height - top - bottom)
 
-    xs = (left + 45, width - right - 45)
-    body = [_text(width / 2, 16, label, "middle", "plot-heading")]
+    xs = (left + 50, width - right - 50)
+    body = [_text(width / 2, 20, label, "middle", "plot-heading", HEADING_FONT),
+            _y_title(16, (top + height - bottom) / 2, "Mean score (±1 SD)")]
     body.append(_line(left, top, left, height - bottom, "plot-axis"))
-    for tick in _nice_ticks(low, high, 4):
+    # five intervals: PPiC (11-55) gets 20, 30, 40, 50; the PIH scores (0-100) every 20
+    for tick in _nice_ticks(low, high, 5):
         body.append(_line(left - 4, y(tick), left, y(tick), "plot-axis"))
-        body.append(_text(left - 6, y(tick) + 4, fmt(tick, 0), "end", "plot-tick", 10))
+        body.append(_text(left - 8, y(tick) + 5, _tick_text(tick), "end",
+                          "plot-tick plot-tick--y"))
     points = []
     for xpos, (mean, sd), name in zip(xs, (baseline, followup), ("Baseline", "Follow-up"),
                                       strict=True):
-        body.append(_text(xpos, height - bottom + 18, name, "middle", "plot-tick", 11))
+        body.append(_text(xpos, height - bottom + 24, name, "middle",
+                          "plot-tick plot-tick--x"))
         if mean is None:
             continue
         if sd is not None:
@@ -196,7 +243,7 @@ def change_plot(*, key: str, label: str, n: int | None, baseline: tuple[float, f
 def recruitment_plot(*, months: Sequence[str], recruited: Sequence[int],
                      completed: Sequence[int], target: int | None) -> Plot:
     """Cumulative patients recruited and follow-ups completed by month, with the target."""
-    width, height, left, right, top, bottom = 640, 260, 52, 130, 24, 44
+    width, height, left, right, top, bottom = 720, 300, 72, 180, 24, 64
     cumulative_recruited = list(itertools.accumulate(recruited))
     cumulative_completed = list(itertools.accumulate(completed))
     top_value = max([*cumulative_recruited, *cumulative_completed, target or 0, 1])
@@ -209,18 +256,23 @@ def recruitment_plot(*, months: Sequence[str], recruited: Sequence[int],
         return top + (1 - value / top_value) * (height - top - bottom)
 
     body = [_line(left, top, left, height - bottom, "plot-axis"),
-            _line(left, height - bottom, width - right, height - bottom, "plot-axis")]
+            _line(left, height - bottom, width - right, height - bottom, "plot-axis"),
+            _y_title(18, (top + height - bottom) / 2, "Patients (cumulative)"),
+            _x_title((left + width - right) / 2, height - 12, "Month")]
     for tick in _nice_ticks(0, top_value, 4):
         body.append(_line(left - 4, y(tick), left, y(tick), "plot-axis"))
-        body.append(_text(left - 6, y(tick) + 4, f"{tick:g}", "end", "plot-tick", 10))
-    step = max(1, len(months) // 8)
+        body.append(_text(left - 8, y(tick) + 5, f"{tick:g}", "end", "plot-tick plot-tick--y"))
+    # a 14 px "2025-01" is about 60 px wide: at most one label per 80 px of axis
+    step = max(1, math.ceil(len(months) / ((width - left - right) // 80)))
     for index, month in enumerate(months):
         if index % step == 0:
-            body.append(_text(x(index), height - bottom + 16, month, "middle", "plot-tick", 10))
+            body.append(_text(x(index), height - bottom + 22, month, "middle",
+                              "plot-tick plot-tick--x"))
     if target:
         body.append(_line(left, y(target), width - right, y(target), "plot-target", "#555", 1,
                           "6 4"))
-        body.append(_text(left + 6, y(target) - 5, f"Target: {target} completers", size=11))
+        body.append(_text(left + 6, y(target) - 6, f"Target: {target} completers"))
+    ends = []
     for series, name, dash in ((cumulative_recruited, "Recruited", ""),
                                (cumulative_completed, "Follow-up complete", "3 3")):
         if not series:
@@ -230,8 +282,13 @@ def recruitment_plot(*, months: Sequence[str], recruited: Sequence[int],
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
         body.append(f'<path d="{path}" fill="none" stroke="#000" stroke-width="2" '
                     f'class="plot-series"{dashed}/>')
-        body.append(_text(width - right + 6, y(series[-1]) + 4, f"{name} {series[-1]}",
-                          size=11))
+        ends.append([y(series[-1]) + 5, f"{name} {series[-1]}"])
+    # the two end labels one line apart at least (close counts would print over each other)
+    if len(ends) == 2 and abs(ends[0][0] - ends[1][0]) < LINE:
+        upper, lower = sorted(ends)
+        middle = (upper[0] + lower[0]) / 2
+        upper[0], lower[0] = middle - LINE / 2, middle + LINE / 2
+    body.extend(_text(width - right + 6, end_y, text) for end_y, text in ends)
     title = "Recruitment and follow-up over time"
     if months:
         description = (f"Cumulative counts by month from {months[0]} to {months[-1]}: "

@@ -33,8 +33,11 @@ def test_forest_plot_is_well_formed_svg_with_title_and_description():
 
 def test_forest_plot_leaves_out_the_intercept_and_escapes_labels():
     plot = forest_plot(key="f", outcome="PIH knowledge", terms=TERMS)
-    labels = [t.text for t in _parse(plot).iter(f"{SVG}text")]
-    assert ">= 8 years of pain (ref. <= 4 years)" in labels      # parsed back from &gt; &lt;
+    labels = ["".join(t.itertext()) for t in _parse(plot).iter(f"{SVG}text")]
+    # parsed back from &gt; &lt; (wrapped onto lines: one <tspan> each)
+    assert ">= 8 years of pain (ref. <= 4 years)" in [
+        " ".join(t.text for t in text.iter(f"{SVG}tspan")) for text in
+        _parse(plot).iter(f"{SVG}text")]
     assert not any("Intercept" in label for label in labels)
     assert [row[0] for row in plot.rows] == ["Partnership (PPiC)",
                                              ">= 8 years of pain (ref. <= 4 years)"]

@@ -32,15 +32,51 @@
     });
   }
 
+  // Busy feedback for slow actions (the dashboard's "Refit now" can take seconds): the
+  // button's data-busy-text replaces its label and it is disabled; the element named by
+  // data-busy-status (an aria-live region) says what is happening. The button has no
+  // name, so disabling it sends the same form.
+  function showBusy() {
+    document.querySelectorAll("button[data-busy-text]").forEach(function (button) {
+      if (!button.form) {
+        return;
+      }
+      button.dataset.idleText = button.textContent;
+      button.form.addEventListener("submit", function () {
+        button.textContent = button.dataset.busyText;
+        button.disabled = true;
+        var status = document.getElementById(button.dataset.busyStatus || "");
+        if (status) {
+          status.textContent = status.dataset.busyMessage || button.dataset.busyText;
+        }
+      });
+    });
+  }
+
+  function resetBusy() {
+    document.querySelectorAll("button[data-busy-text]").forEach(function (button) {
+      if (button.dataset.idleText) {
+        button.textContent = button.dataset.idleText;
+      }
+      button.disabled = false;
+      var status = document.getElementById(button.dataset.busyStatus || "");
+      if (status) {
+        status.textContent = "";
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusErrorSummary();
     guardDoubleSubmit();
+    showBusy();
   });
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) {
       document.querySelectorAll("form[data-single-submit]").forEach(function (form) {
         form.dataset.submitting = "false";
       });
+      resetBusy();
     }
   });
 })();
