@@ -88,7 +88,7 @@ def row_blocks(nesting: Nesting, n: int) -> tuple[list[np.ndarray], list[np.ndar
 def moments(X: np.ndarray, y: np.ndarray, theta: np.ndarray, blocks: list[np.ndarray],
             codes: list[np.ndarray]) -> Moments:
     """Phi, M_i, Q_ij and both informations, accumulated block by block."""
-    k, p = len(theta), X.shape[1]
+    k = len(theta)
     parts = [_block_terms(X[rows], y[rows], theta, [c[rows] for c in codes])
              for rows in blocks]
     xvx = sum(part["xvx"] for part in parts)
@@ -106,7 +106,6 @@ def moments(X: np.ndarray, y: np.ndarray, theta: np.ndarray, blocks: list[np.nda
             expected[i, j] = (K[i, j] - 2.0 * np.sum(phi * Q[i][j].T)
                               + np.sum((phi @ M[i]) * (phi @ M[j]).T))
     observed = -expected + 2.0 * (uvu - b.T @ phi @ b)
-    del p
     return Moments(phi, M, Q, (expected + expected.T) / 2, (observed + observed.T) / 2)
 
 
@@ -149,9 +148,9 @@ def satterthwaite(mom: Moments, transform: np.ndarray) -> SmallSample:
     """lmerTest's Satterthwaite df for each coefficient (rows of `transform`)."""
     A = 2.0 * _checked_inverse(mom.observed, "observed REML information (Hessian)")
     df, se = [], []
-    for l in transform:
-        var = float(l @ mom.phi @ l)
-        g = np.array([float(l @ mom.phi @ m @ mom.phi @ l) for m in mom.M])
+    for row in transform:
+        var = float(row @ mom.phi @ row)
+        g = np.array([float(row @ mom.phi @ m @ mom.phi @ row) for m in mom.M])
         df.append(2.0 * var**2 / float(g @ A @ g))
         se.append(math.sqrt(var))
     return SmallSample("satterthwaite", np.array(df), np.array(se), None)
@@ -165,7 +164,7 @@ def kenward_roger(mom: Moments, transform: np.ndarray) -> SmallSample:
             for i in range(k) for j in range(k))
     phi_a = phi + 2.0 * phi @ U @ phi
     cov = transform @ phi_a @ transform.T
-    df = np.array([_kr_df(l[None, :], phi, mom.M, W) for l in transform])
+    df = np.array([_kr_df(row[None, :], phi, mom.M, W) for row in transform])
     se = np.sqrt(np.diag(cov))
     return SmallSample("kenward-roger", df, se, (cov + cov.T) / 2)
 

@@ -1,0 +1,1 @@
+"""Kept scripts that compute reference values (R packages, simulations) for the tests."""
