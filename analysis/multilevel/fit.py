@@ -111,18 +111,26 @@ def fit_nested(
     results and `ddf_note` (also in `warnings`) says why.
     """
     inference.check_ddf(ddf, reml)
-    levels = [levels] if isinstance(levels, str) else list(levels)
     # the formula may use names (np, a helper) from the caller's namespace, as in patsy
-    design = build_design(data, formula, levels, patsy.EvalEnvironment.capture(1))
-    nesting = nest(design.frame, levels)
-    Xs, ys, scaling = standardise(design.X, design.y, design.terms)
-    stats = sufficient_stats(Xs, ys, nesting)
-    check_rank(stats.cross[: stats.p, : stats.p], design.terms)
+    design, nesting, Xs, ys, scaling, stats = prepare(
+        data, formula, levels, patsy.EvalEnvironment.capture(1))
     optimum = optimise(stats, reml, maxiter, nesting.fitted)
     result = summarise(design, nesting, scaling, stats, optimum, reml, formula)
     if ddf is None:
         return result
     return with_ddf(result, ddf, Xs, ys, scaling, nesting, optimum)
+
+
+def prepare(data: pd.DataFrame, formula: str, levels: Sequence[str],
+            eval_env: patsy.EvalEnvironment) -> tuple:
+    """Design, nesting, scaled X and y, their scaling and the sufficient statistics."""
+    levels = [levels] if isinstance(levels, str) else list(levels)
+    design = build_design(data, formula, levels, eval_env)
+    nesting = nest(design.frame, levels)
+    Xs, ys, scaling = standardise(design.X, design.y, design.terms)
+    stats = sufficient_stats(Xs, ys, nesting)
+    check_rank(stats.cross[: stats.p, : stats.p], design.terms)
+    return design, nesting, Xs, ys, scaling, stats
 
 
 def with_ddf(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray, scaling: Scaling,
