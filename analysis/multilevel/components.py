@@ -30,6 +30,8 @@ from .likelihood import SufficientStats, deviance, gls
 from .result import NestedFit
 
 CRITICAL = float(chi2.ppf(0.95, 1))
+# Relative rounding of a log-likelihood: an LRT below it is 0.
+ROUNDING = 1e-10
 # A parameter's profile is searched up to this multiple of its estimate (or of the total
 # variance, for a level estimated at 0) for the upper bound.
 SEARCH_LIMIT = 1e6
@@ -90,7 +92,10 @@ def _without(frame: pd.DataFrame, levels: list[str], level: str) -> tuple[pd.Dat
 def _test(frame, formula, levels, level, full: NestedFit, reml: bool) -> LevelTest:
     data, rest = _without(frame, levels, level)
     reduced = fit_nested(data, formula, rest, reml=reml)
-    statistic = max(0.0, 2.0 * (full.loglik - reduced.loglik))
+    statistic = 2.0 * (full.loglik - reduced.loglik)
+    # a level estimated at 0 gives the reduced fit: the difference is rounding
+    if statistic < ROUNDING * max(1.0, abs(full.loglik)):
+        statistic = 0.0
     note = None
     if level in full.dropped_levels:
         note = f"the {level} level could not be fitted (see the fit's warnings): no test"
