@@ -20,9 +20,13 @@ from analysis.tests.fit_synthetic import simulate_cohort, with_dummies
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "lrt_null.json"
 REPLICATES = 500
-FORMULA = "pih_overall ~ partnership + followup + age"
+# every covariate simulate_cohort's outcome depends on, so that no omitted patient-level
+# term acts as a patient variance under the null
+FORMULA = ("pih_overall ~ partnership + followup + age + female + gender_other"
+           " + education_below_a_level + education_a_level_or_above + pain_years"
+           " + pain_sites + bpi_interference")
 LEVELS = ["clinic", "patient"]
-PATIENTS, CLINICS = 100, 8
+PATIENTS, CLINICS = 150, 8
 NULLS = {"patient": {"sd_clinic": 4.0, "sd_patient": 0.0},
          "clinic": {"sd_clinic": 0.0, "sd_patient": 8.0}}
 
