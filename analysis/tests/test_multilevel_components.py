@@ -137,10 +137,10 @@ def test_profile_of_the_clinic_icc_matches_a_brute_force_search(cohort):
                     [rho, (1 - rho) * s, (1 - rho) * (1 - s)])),
                 bounds=(np.log(1), np.log(1e4)), method="bounded", options={"xatol": 1e-9})
             return total.fun
-        grid = np.linspace(0.0, 0.99, 34)
+        grid = np.linspace(0.0, 0.99, 12)
         devs = [over_s(s) for s in grid]
         j = int(np.argmin(devs))
-        res = minimize_scalar(over_s, bounds=(grid[max(j - 1, 0)], grid[min(j + 1, 33)]),
+        res = minimize_scalar(over_s, bounds=(grid[max(j - 1, 0)], grid[min(j + 1, 11)]),
                               method="bounded", options={"xatol": 1e-8})
         return min(res.fun, devs[j])
 
