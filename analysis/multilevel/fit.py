@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ import patsy
 from scipy.linalg import cho_solve
 from scipy.stats import norm
 
+from . import inference
 from .design import Design, Scaling, build_design, check_rank, standardise
 from .likelihood import (
     SufficientStats,
@@ -92,6 +93,7 @@ def fit_nested(
     formula: str,
     levels: Sequence[str],
     reml: bool = False,
+    ddf: str | None = None,
     *,
     maxiter: int = 200,
 ) -> NestedFit:
@@ -101,16 +103,76 @@ def fit_nested(
     the model or any level are dropped. Standard errors, CIs and p-values are those of
     Stata's `mixed`: (X'V^-1X)^-1 at the estimated variances, normal approximation.
     Raises FitError (a ValueError) when the model cannot be fitted, e.g. collinear terms.
+
+    ddf="satterthwaite" or "kenward-roger" (REML only: a ValueError otherwise) adds a `df`
+    column to `fixed` and makes its p, ci_low and ci_high t-based (for Kenward-Roger the se
+    too is the adjusted one); `fixed_z` keeps the z results. Where the ddf cannot be
+    computed (a variance at 0, singular information) df is NaN, `fixed` keeps the z
+    results and `ddf_note` (also in `warnings`) says why.
     """
-    levels = [levels] if isinstance(levels, str) else list(levels)
+    inference.check_ddf(ddf, reml)
     # the formula may use names (np, a helper) from the caller's namespace, as in patsy
-    design = build_design(data, formula, levels, patsy.EvalEnvironment.capture(1))
+    design, nesting, Xs, ys, scaling, stats = prepare(
+        data, formula, levels, patsy.EvalEnvironment.capture(1))
+    optimum = optimise(stats, reml, maxiter, nesting.fitted)
+    result = summarise(design, nesting, scaling, stats, optimum, reml, formula)
+    if ddf is None:
+        return result
+    return with_ddf(result, ddf, Xs, ys, scaling, nesting, optimum)
+
+
+def prepare(data: pd.DataFrame, formula: str, levels: Sequence[str],
+            eval_env: patsy.EvalEnvironment) -> tuple:
+    """Design, nesting, scaled X and y, their scaling and the sufficient statistics."""
+    levels = [levels] if isinstance(levels, str) else list(levels)
+    design = build_design(data, formula, levels, eval_env)
     nesting = nest(design.frame, levels)
     Xs, ys, scaling = standardise(design.X, design.y, design.terms)
     stats = sufficient_stats(Xs, ys, nesting)
     check_rank(stats.cross[: stats.p, : stats.p], design.terms)
-    optimum = optimise(stats, reml, maxiter, nesting.fitted)
-    return summarise(design, nesting, scaling, stats, optimum, reml, formula)
+    return design, nesting, Xs, ys, scaling, stats
+
+
+def with_ddf(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray, scaling: Scaling,
+             nesting: Nesting, optimum: Optimum) -> NestedFit:
+    """The result with t-based inference, or with the z results and a note on why not."""
+    fixed_z = result.fixed
+    try:
+        small = _small_sample(result, ddf, Xs, ys, scaling, nesting, optimum)
+    except inference.DdfUnavailable as exc:
+        note = f"{_DDF_NAMES[ddf]} degrees of freedom not computed: {exc}; z results shown"
+        fixed = fixed_z.assign(df=np.nan)
+        return replace(result, fixed=fixed, fixed_z=fixed_z, ddf=ddf, ddf_note=note,
+                       warnings=[*result.warnings, note])
+    table = inference.t_table(fixed_z["coef"].to_numpy(), small)
+    fixed = fixed_z.assign(**table)[[*FIXED_COLUMNS, "df"]]
+    adjusted = None
+    if small.cov_adjusted is not None:
+        adjusted = pd.DataFrame(small.cov_adjusted, index=fixed.index, columns=fixed.index)
+    return replace(result, fixed=fixed, fixed_z=fixed_z, ddf=ddf, cov_fixed_adjusted=adjusted)
+
+
+_DDF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}
+
+
+def _small_sample(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray,
+                  scaling: Scaling, nesting: Nesting, optimum: Optimum
+                  ) -> inference.SmallSample:
+    if not result.converged:
+        raise inference.DdfUnavailable("the fit did not converge")
+    at_zero = [level for level, g in zip(nesting.fitted, optimum.ratios, strict=True)
+               if g == 0.0]
+    if at_zero:
+        raise inference.DdfUnavailable(
+            f"the {' and '.join(at_zero)} variance is estimated at 0 (on the boundary), "
+            "where the information about it is not that of an interior estimate")
+    # the variances are those of ys (only centred), the same as on the original scale
+    theta = np.array([result.variances[level] for level in nesting.fitted]
+                     + [result.variances["residual"]])
+    blocks, codes = inference.row_blocks(nesting, len(ys))
+    mom = inference.moments(Xs, ys, theta, blocks, codes)
+    method = inference.satterthwaite if ddf == "satterthwaite" else inference.kenward_roger
+    return method(mom, scaling.transform)
 
 
 def optimise(

@@ -40,3 +40,9 @@ class NestedFit:
     dropped_levels: list[str] = field(default_factory=list)
     aic: float = math.nan
     bic: float = math.nan
+    # fit_nested(..., ddf=...): the method, the z table kept beside the t-based `fixed`,
+    # Kenward-Roger's adjusted covariance, and why the ddf are NaN where they are
+    ddf: str | None = None
+    fixed_z: pd.DataFrame | None = None
+    cov_fixed_adjusted: pd.DataFrame | None = None
+    ddf_note: str | None = None

@@ -1,1 +1,2 @@
-"""Kept scripts that compute reference values once and store them as test data."""
+"""Kept scripts that compute reference values once (R packages, simulations) and store them
+as test data."""
