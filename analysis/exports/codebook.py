@@ -13,6 +13,7 @@ from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS_BY_CO
 from patients.models import Patient
 from questionnaires.cohort_files.columns import EXPORT_COLUMNS, PIH_FORM_VERSION
 from questionnaires.cohort_files.missing import (
+    DECLINED,
     NO_ADMINISTRATION,
     NOT_ANSWERED,
     NOT_ENTERED,
@@ -95,7 +96,7 @@ def _item_column(code: str) -> Column:
                  "when scoring.")
     return Column(code, item.label, INTEGER, f"{item.minimum}-{item.maximum}", rule,
                   f"{instrument.name}; {instrument.source}",
-                  missing=missing_text(NOT_ANSWERED, NOT_ENTERED))
+                  missing=missing_text(NOT_ANSWERED, DECLINED, NOT_ENTERED))
 
 
 def _score_column(code: str) -> Column:

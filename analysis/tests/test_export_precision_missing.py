@@ -5,11 +5,16 @@ import io
 
 import pandas as pd
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pandas.io.stata import StataMissingValue
 
 from patients.models import Patient
+from questionnaires.cohort_files.writer import cohort_rows
 from questionnaires.instruments import BPI, PIH, PPIC
+from questionnaires.models import Administration, AdministrationSource
+from questionnaires.services import administration_save
 
 # Interference: six answered, summing to 50 -> 50/6 = 25/3 = 8.333...; one missing.
 INTERFERENCE = dict(zip(BPI.item_codes[4:], (9, 9, 8, 8, 8, 8, None), strict=True))
@@ -173,8 +178,6 @@ def test_dta_holds_extended_missing_values_with_labels(client, statistician, two
 
 
 def test_a_drafts_empty_items_are_not_entered(make_patient, make_administration):
-    from questionnaires.cohort_files.writer import cohort_rows
-
     patient = make_patient()
     make_administration(patient, answers={"bpi_worst": 3}, complete=False)
     (row,) = list(cohort_rows(include_drafts=True))
@@ -183,3 +186,68 @@ def test_a_drafts_empty_items_are_not_entered(make_patient, make_administration)
     assert reasons["bpi_severity"] == "too_few_items"
     assert "bpi_worst" not in reasons
     assert Patient.objects.count() == 1
+
+
+@pytest.fixture
+def declined_patient(make_patient):
+    """A link's baseline: bpi_worst declined (Prefer not to answer), bpi_least left blank,
+    stored with their reasons as self-completion stores them."""
+    patient = make_patient()
+    administration_save(patient=patient, timepoint="baseline",
+                        administered_on=patient.consented_on,
+                        answers=_answers(bpi_worst=None, bpi_least=None), by=None,
+                        complete=True, source=AdministrationSource.LINK,
+                        missing_reasons={"bpi_worst": "declined", "bpi_least": "not_answered"})
+    return patient
+
+
+def test_a_declined_item_is_declined_in_the_csv_the_dta_and_the_codebook(
+        client, statistician, declined_patient, tmp_path):
+    (row,) = _csv(_download(client, statistician, "cohort_csv"))
+    assert row["bpi_worst"] == row["bpi_least"] == ""
+    reasons = dict(part.split(":") for part in row["missing_reasons"].split(";"))
+    assert reasons["bpi_worst"] == "declined"
+    assert reasons["bpi_least"] == "not_answered"
+    assert reasons["bpi_enjoyment"] == "not_answered"     # blank, no stored reason
+    frame = _dta(_download(client, statistician, "cohort_dta"), tmp_path, "long.dta",
+                 convert_missing=True, convert_categoricals=False)
+    baseline = frame.iloc[0]
+    assert baseline["bpi_worst"].string == ".f"
+    assert baseline["bpi_least"].string == ".a"            # .a-.e keep their meaning
+    assert baseline["bpi_severity"].string == ".c"
+    with pd.io.stata.StataReader(tmp_path / "long.dta") as reader:
+        labels = reader.value_labels()
+    assert labels["bpi_worst"][2_147_483_627] == "Prefer not to answer"   # .f
+    assert labels["bpi_worst"][2_147_483_622] == "Not answered"           # .a
+    entries = {(e["file"], e["column"]): e for e in _csv(
+        _download(client, statistician, "codebook_csv"))}
+    assert "declined (.f in the .dta) = Prefer not to answer" in \
+        entries[("cohort", "bpi_worst")]["missing"]
+    assert "declined = Prefer not to answer" in \
+        entries[("wide", "missing_reasons")]["allowed_values"]
+    # The wide file has no items: the declined item shows as its score's reason.
+    (wide,) = _csv(_download(client, statistician, "wide_csv"))
+    assert "bpi_severity_bl:too_few_items" in wide["missing_reasons"]
+
+
+def test_the_stored_reasons_cost_no_query_per_row(make_patient):
+    """The JSON column is read in the export's own query: 1 row or 5, the same queries."""
+    def export_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            rows = list(cohort_rows())
+        assert all("bpi_worst:declined" in row[-1] for row in rows)
+        return len(captured)
+
+    def add_patient():
+        patient = make_patient()
+        administration_save(patient=patient, timepoint="baseline",
+                            administered_on=patient.consented_on,
+                            answers=_answers(bpi_worst=None), by=None, complete=True,
+                            missing_reasons={"bpi_worst": "declined"})
+
+    add_patient()
+    one = export_queries()
+    for _ in range(4):
+        add_patient()
+    assert Administration.objects.count() == 5
+    assert export_queries() == one

@@ -25,8 +25,10 @@ TEXT_COLUMNS: tuple[str, ...] = (
     "study_id", "clinic", "timepoint", *(c.code for c in CHARACTERISTICS if not c.is_number))
 
 # Database lookups (from an Administration) behind EXPORT_COLUMNS up to pih_form_version,
-# then the status (it decides an empty item's reason); missing_reasons is derived.
+# then the status and the stored item reasons (together they decide an empty item's
+# reason; read in the same query, never a query per row); missing_reasons is derived.
 _PATIENT_LOOKUPS = {"study_id": "patient__study_id", "clinic": "patient__clinic__code",
                     **{code: f"patient__{code}" for code in CHARACTERISTIC_CODES}}
 EXPORT_LOOKUPS: tuple[str, ...] = (
-    *(_PATIENT_LOOKUPS.get(column, column) for column in EXPORT_COLUMNS[:-1]), "status")
+    *(_PATIENT_LOOKUPS.get(column, column) for column in EXPORT_COLUMNS[:-1]), "status",
+    "missing_reasons")

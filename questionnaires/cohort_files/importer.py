@@ -4,9 +4,10 @@ Patients created by an import get consent fields that say where they came from:
 consented_on = the patient's baseline date (or earliest administration date),
 consent_form_version = "imported", consent_taken_by = "import from <file name>".
 Administrations are stored complete, scored by `services.apply_scores` (the code data
-entry uses; see loader.scored), written in batches by loader.py (COPY on PostgreSQL), and
-recorded in the audit trail with the importing user and the reason "imported from <file
-name>".
+entry uses; see loader.scored), with the items' missing-data reasons the file gives
+(not_answered, declined) as their missing_reasons, written in batches by loader.py (COPY
+on PostgreSQL), and recorded in the audit trail with the importing user and the reason
+"imported from <file name>".
 """
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ def _administration(row: Row, patient_id: int, by_id: int | None) -> dict:
     return {"patient_id": patient_id, "timepoint": row.timepoint,
             "administered_on": row.administered_on, "status": AdministrationStatus.COMPLETE,
             "pih_form_version": row.pih_form_version, "entered_by_id": by_id,
+            "missing_reasons": row.missing_reasons,
             **answers, **scored(answers, row.pih_form_version)}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -97,6 +98,8 @@ def _reserve_ids(model: type[models.Model], count: int) -> list[int]:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):  # a JSONField's value: COPY reads JSON text
+        return json.dumps(value)
     return NULL if value is None else value
 
 

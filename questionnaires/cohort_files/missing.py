@@ -1,7 +1,9 @@
 """Why a cell is missing: the reasons the cohort files write, one table for every format.
 
 Data entry records a missing value by its field: an item left empty on a completed form
-is "Not answered" (the form's explicit choice), a characteristic left empty at enrolment
+is "Not answered" (the form's explicit choice) unless the administration stored that the
+patient declined it ("Prefer not to answer" on the tablet or link:
+Administration.missing_reasons), a characteristic left empty at enrolment
 is "Not recorded", a score is empty when too few of its items were answered (the
 instruments' missing-item rules), and an item of a draft is not yet entered. The files
 say so: the cohort CSV and the wide CSV in their last column, `missing_reasons`
@@ -30,16 +32,23 @@ TOO_FEW_ITEMS = Reason("too_few_items", "c", "Not scored: too few items answered
 NOT_ENTERED = Reason("not_entered", "d", "Not yet entered (draft administration)")
 NO_ADMINISTRATION = Reason("no_administration", "e",
                            "No complete administration at this timepoint")
+# Came later: appended, so that .a-.e keep their meaning in files already written.
+DECLINED = Reason("declined", "f", "Prefer not to answer")
 REASONS: tuple[Reason, ...] = (NOT_ANSWERED, NOT_RECORDED, TOO_FEW_ITEMS, NOT_ENTERED,
-                               NO_ADMINISTRATION)
+                               NO_ADMINISTRATION, DECLINED)
 REASONS_BY_CODE = {reason.code: reason for reason in REASONS}
 
 REASONS_COLUMN = "missing_reasons"
 SEPARATOR, ASSIGN = ";", ":"
 
 
+# The stored reasons (questionnaires.models.MissingReason) by their value: the same codes.
+STORED_REASONS = {NOT_ANSWERED.code: NOT_ANSWERED, DECLINED.code: DECLINED}
+
+
 def column_reason(column: str, *, complete: bool = True) -> Reason | None:
-    """The reason an empty cell of a cohort CSV column has (None: never missing)."""
+    """The reason an empty cell of a cohort CSV column has when nothing more is stored
+    (None: never missing); an item's stored reason (STORED_REASONS) takes precedence."""
     if column in ITEM_CODES:
         return NOT_ANSWERED if complete else NOT_ENTERED
     if column in CHARACTERISTIC_CODES:

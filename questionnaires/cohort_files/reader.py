@@ -15,7 +15,9 @@ always computed from the items. The columns export added later, pih_form_version
 missing_reasons, are optional (a file in the older layout has neither): the form version
 defaults to the current form, and each reason given must be the one the import stores
 for that empty cell (an imported administration is complete: an empty item is
-not_answered, an empty characteristic not_recorded, an empty score too_few_items).
+not_answered, or declined (Prefer not to answer), an empty characteristic not_recorded,
+an empty score too_few_items). The items' reasons given are stored as the
+administration's missing_reasons, as self-completion stores them.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import datetime as dt
 import re
 from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple, TextIO
 
 from django.conf import settings
@@ -41,7 +43,13 @@ from ..models import Administration, PihFormVersion, Timepoint
 from ..services import validate_answers
 from .batching import batched
 from .columns import IMPORT_COLUMNS, OPTIONAL_IMPORT_COLUMNS, PIH_FORM_VERSION
-from .missing import REASON_COLUMNS, REASONS_COLUMN, column_reason, parse_reasons
+from .missing import (
+    REASON_COLUMNS,
+    REASONS_COLUMN,
+    STORED_REASONS,
+    column_reason,
+    parse_reasons,
+)
 
 QUERY_CHUNK = 900  # SQLite allows 999 parameters per query
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -112,6 +120,7 @@ class Row:
     characteristics: tuple
     answers: tuple
     pih_form_version: object = PihFormVersion.CURRENT
+    missing_reasons: dict = field(default_factory=dict)  # item code -> stored reason
 
 
 # -- cell validators -------------------------------------------------------------------------
@@ -254,14 +263,14 @@ def _parse_row(cells: list[str], line: int, pos: dict[str, int], clinics: dict[s
         answers.append(value)
     pih_form_version = (_pih_form_version(cells[pos[PIH_FORM_VERSION]], line, errors)
                         if PIH_FORM_VERSION in pos else PihFormVersion.CURRENT)
-    if REASONS_COLUMN in pos:
-        _check_reasons(cells, pos, line, errors)
+    reasons = _item_reasons(cells, pos, line, errors) if REASONS_COLUMN in pos else {}
     return Row(line, study_id, clinic, timepoint, administered_on, characteristics,
-               tuple(answers), pih_form_version)
+               tuple(answers), pih_form_version, reasons)
 
 
 _PIH_FORM_VERSIONS = tuple(PihFormVersion.values)
 _REASON_COLUMN_SET = frozenset(REASON_COLUMNS)
+_ITEM_CODE_SET = frozenset(ITEM_CODES)
 
 
 def _pih_form_version(cell: str, line: int, errors: ErrorList) -> object:
@@ -274,18 +283,21 @@ def _pih_form_version(cell: str, line: int, errors: ErrorList) -> object:
     return _INVALID
 
 
-def _check_reasons(cells: list[str], pos: dict[str, int], line: int,
-                   errors: ErrorList) -> None:
-    """Each reason must name an empty cell of a column that can be missing, with the
-    reason an imported (complete) administration has for it."""
+def _item_reasons(cells: list[str], pos: dict[str, int], line: int,
+                  errors: ErrorList) -> dict[str, str]:
+    """The items' reasons of the row's missing_reasons cell ({} if it is empty), to be
+    stored. Each reason must name an empty cell of a column that can be missing, with a
+    reason an imported (complete) administration can have for it: the derived one, or
+    for an item also declined."""
     cell = cells[pos[REASONS_COLUMN]]
     if not cell:
-        return
+        return {}
     try:
         reasons = parse_reasons(cell)
     except ValueError as exc:
         errors.add(line, REASONS_COLUMN, str(exc))
-        return
+        return {}
+    stored: dict[str, str] = {}
     for column, reason in reasons.items():
         if column not in _REASON_COLUMN_SET:
             errors.add(line, REASONS_COLUMN, f"'{column}' is not a column that can be "
@@ -293,11 +305,17 @@ def _check_reasons(cells: list[str], pos: dict[str, int], line: int,
         elif column in pos and cells[pos[column]].strip():
             errors.add(line, REASONS_COLUMN, f"gives a reason for {column}, which is not "
                                              "empty")
+        elif column in _ITEM_CODE_SET and reason.code in STORED_REASONS:
+            stored[column] = reason.code
         elif reason != column_reason(column):
+            allowed = column_reason(column).code
+            if column in _ITEM_CODE_SET:
+                allowed = " or ".join(STORED_REASONS)
             errors.add(line, REASONS_COLUMN,
                        f"{column}:{reason.code} cannot be imported (an imported "
-                       f"administration is complete: an empty {column} is "
-                       f"{column_reason(column).code})")
+                       f"administration is complete: an empty {column} is {allowed})")
+    # Sorted by item code, as administration_save stores them.
+    return dict(sorted(stored.items()))
 
 
 def max_bytes() -> int:

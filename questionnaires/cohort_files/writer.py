@@ -5,7 +5,8 @@ Rows come from one `.values_list()` query run on a chunked cursor (server-side o
 PostgreSQL), so memory stays flat however large the cohort is. Cells keep their database
 types and csv.writer formats them: None as empty, ints as digits, dates as ISO 8601;
 the scores become decimals at their stated precision (precision.py: "8.33", "55.00") and
-the last column says why each empty cell is empty (missing.py).
+the last column says why each empty cell is empty (missing.py; an item's reason stored
+by self-completion, e.g. declined, read from the same query's JSON column).
 
 Text cells that a spreadsheet would run as a formula are neutralised with a leading
 apostrophe (OWASP, "CSV injection"); numbers and dates are never touched, so a negative
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
@@ -23,11 +25,11 @@ from django.db.models import QuerySet
 
 from patients.models import Patient
 
-from ..instruments import SCORE_CODES
+from ..instruments import ITEM_CODES, SCORE_CODES
 from ..models import Administration, AdministrationStatus
 from .batching import batched
 from .columns import EXPORT_COLUMNS, EXPORT_LOOKUPS, TEXT_COLUMNS
-from .missing import REASON_COLUMNS, column_reason, reasons_cell
+from .missing import REASON_COLUMNS, STORED_REASONS, Reason, column_reason, reasons_cell
 from .precision import SCORE_DECIMALS, score_decimal
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google
@@ -104,16 +106,30 @@ _REASON_POSITIONS = tuple((EXPORT_COLUMNS.index(column), column,
                            column_reason(column, complete=False))
                           for column in REASON_COLUMNS)
 _COMPLETE = AdministrationStatus.COMPLETE
+_ITEM_CODE_SET = frozenset(ITEM_CODES)
+
+
+def _stored_reasons(stored: Any) -> dict[str, Reason]:
+    """The item reasons an administration stored (its JSON column: the text the cursor
+    returns, or a dict), as file reasons; unknown values are left to the derived reason."""
+    if not stored or stored == "{}":  # most rows: cheap before any JSON parsing
+        return {}
+    if isinstance(stored, str):
+        stored = json.loads(stored)
+    return {code: STORED_REASONS[value] for code, value in stored.items()
+            if code in _ITEM_CODE_SET and value in STORED_REASONS}
 
 
 def file_row(values: Sequence[Any]) -> list[Any]:
     """A database row (EXPORT_LOOKUPS) as the file's row (EXPORT_COLUMNS): scores at their
-    precision (Decimal), then the missing_reasons cell in place of the status."""
+    precision (Decimal), then the missing_reasons cell in place of the status and the
+    stored reasons (an item's stored reason, e.g. declined, before the derived one)."""
     row = list(values)
+    stored = _stored_reasons(row.pop())
     complete = row.pop() == _COMPLETE
     for position, places in _SCORE_PLACES:
         row[position] = score_decimal(row[position], places)
-    pairs = [(column, when_complete if complete else when_draft)
+    pairs = [(column, stored.get(column) or (when_complete if complete else when_draft))
              for position, column, when_complete, when_draft in _REASON_POSITIONS
              if row[position] is None or row[position] == ""]
     row.append(reasons_cell(pairs))

@@ -11,7 +11,12 @@ from patients.models import Patient
 from questionnaires.cohort_files.importer import import_cohort
 from questionnaires.cohort_files.reader import CohortImportError
 from questionnaires.instruments import PPIC
-from questionnaires.models import Administration, PihFormVersion
+from questionnaires.models import (
+    Administration,
+    AdministrationSource,
+    MissingReason,
+    PihFormVersion,
+)
 from questionnaires.services import administration_save
 from tests.factories import full_answers
 
@@ -56,6 +61,51 @@ def test_export_import_export_gives_identical_bytes(make_patient, nurse_a, clini
     assert second == first
 
 
+def _seed_self_completed(make_patient, clinic_b):
+    """A link's answers: two items declined (Prefer not to answer), one left blank, each
+    stored with its reason as self-completion stores them."""
+    patient = make_patient(clinic=clinic_b)
+    empty = {"bpi_worst": MissingReason.DECLINED, "ppic_3": MissingReason.DECLINED,
+             "pih_4": MissingReason.NOT_ANSWERED}
+    administration_save(patient=patient, timepoint="baseline",
+                        administered_on=patient.consented_on,
+                        answers=full_answers() | dict.fromkeys(empty), by=None,
+                        complete=True, source=AdministrationSource.LINK,
+                        missing_reasons=empty)
+    return patient, empty
+
+
+def _stored_reasons():
+    return {(a.patient.study_id, a.timepoint): a.missing_reasons
+            for a in Administration.objects.select_related("patient")}
+
+
+def test_declined_items_survive_the_round_trip_with_their_stored_reasons(
+        make_patient, nurse_a, clinic_b, tmp_path):
+    _seed(make_patient, nurse_a, clinic_b)
+    patient, empty = _seed_self_completed(make_patient, clinic_b)
+    before = _stored_reasons()
+    first = _export(tmp_path / "first.csv")
+    (row,) = [line for line in first.decode().splitlines()
+              if line.startswith(patient.study_id + ",")]
+    assert row.endswith(",current,bpi_worst:declined;ppic_3:declined;pih_4:not_answered;"
+                        "bpi_severity:too_few_items")
+    Administration.objects.all().delete()
+    Patient.objects.all().delete()
+    call_command("import_cohort", str(tmp_path / "first.csv"), stdout=StringIO())
+    assert _export(tmp_path / "second.csv") == first
+    after = _stored_reasons()
+    assert after[(patient.study_id, "baseline")] == empty
+    assert after.keys() == before.keys()
+    for key, reasons in before.items():
+        # Nurse-keyed paper stores no reason ({}); the file says not_answered for each of
+        # its empty items, and the import stores what the file says (the same meaning).
+        if not reasons:
+            reasons = {code: MissingReason.NOT_ANSWERED for code in after[key]}
+            assert set(reasons.values()) <= {MissingReason.NOT_ANSWERED}
+        assert after[key] == reasons, key
+
+
 def _import(tmp_path, rows, columns):
     path = write_cohort(tmp_path / "in.csv", rows, columns)
     with path.open(encoding="utf-8", newline="") as stream:
@@ -71,6 +121,9 @@ NEW_LAYOUT = (*cohort_row().keys(), "pih_form_version", "missing_reasons")
     ({"missing_reasons": "bpi_worst:forgot", "bpi_worst": ""}, "'bpi_worst:forgot'"),
     ({"missing_reasons": "bpi_worst:not_entered", "bpi_worst": ""}, "cannot be imported"),
     ({"missing_reasons": "study_id:not_recorded"}, "'study_id' is not a column"),
+    ({"missing_reasons": "gender:declined", "gender": ""}, "gender is not_recorded"),
+    ({"missing_reasons": "bpi_worst:too_few_items", "bpi_worst": ""},
+     "bpi_worst is not_answered or declined"),
 ])
 def test_bad_new_columns_are_refused_naming_line_and_column(clinic_a, tmp_path, cells,
                                                             message):
@@ -91,6 +144,21 @@ def test_a_reversed_form_is_imported_and_scored_as_reversed(clinic_a, tmp_path):
     assert administration.pih_form_version == PihFormVersion.REVERSED
     assert administration.pih_1 == 2                       # stored as written
     assert administration.pih_overall == pytest.approx(100 * (8 - 2) * 12 / 96)
+
+
+def test_an_imported_declined_item_is_stored_with_its_reason(clinic_a, tmp_path):
+    row = cohort_row(pih_form_version="current", bpi_worst="", pih_3="",
+                     missing_reasons="bpi_worst:declined;pih_3:not_answered")
+    _import(tmp_path, [row], NEW_LAYOUT)
+    administration = Administration.objects.get()
+    assert administration.missing_reasons == {"bpi_worst": "declined",
+                                              "pih_3": "not_answered"}
+    assert administration.bpi_worst is None and administration.pih_3 is None
+    # Without a reason an empty item stays not_answered (the default): nothing stored.
+    Administration.objects.all().delete()
+    Patient.objects.all().delete()
+    _import(tmp_path, [row | {"missing_reasons": ""}], NEW_LAYOUT)
+    assert Administration.objects.get().missing_reasons == {}
 
 
 def test_the_older_layout_still_imports_as_the_current_form(clinic_a, tmp_path):

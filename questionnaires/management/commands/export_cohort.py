@@ -23,7 +23,8 @@ class Command(BaseCommand):
     help = (
         "Write the cohort CSV with scores: one row per complete administration, ordered by "
         "study ID, baseline before follow-up; scores at 2 decimals, empty = missing, the "
-        "last column (missing_reasons) saying why; "
+        "last column (missing_reasons) saying why (an item declined on the tablet or link: "
+        "declined); "
         "text a spreadsheet would run as a formula is prefixed with an apostrophe, as in the "
         "download. "
         "Patients whose withdrawal asks for their data to be removed are left out unless "
