@@ -104,3 +104,15 @@ def test_a_data_manager_manages_people(live_server, new_page, settings, data_man
     assert {("newnurse", "invited"), ("newnurse", "role given"),
             ("newnurse", "deactivated")} <= actions
     assert {("nurse_a", "second factor reset"), ("nurse_a", "sign-in lock cleared")} <= actions
+
+
+def test_the_admin_user_change_page_has_labelled_role_fields(live_server, page, manager,
+                                                              nurse_a):
+    """The Membership inline's fields (a tabular inline: column headers, no labels) each
+    have an accessible name (axe, with an "add another" row open)."""
+    sign_in(page, live_server, manager)
+    page.goto(f"{live_server.url}/admin/auth/user/{nurse_a.pk}/change/")
+    expect(page.get_by_role("heading", name=re.compile("nurse_a"))).to_be_visible()
+    expect(page.get_by_label("Role (role 1)")).to_have_value("nurse")
+    page.get_by_role("link", name=re.compile("Add another")).click()
+    axe_check(page)
