@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
+from django.forms.models import BaseInlineFormSet
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import DataManagerOnly
@@ -19,8 +20,26 @@ from core.admin import DataManagerOnly
 from .models import Clinic, Membership
 
 
+class LabelledInlineFormSet(BaseInlineFormSet):
+    """A tabular inline shows its labels only as column headers, which a screen reader
+    does not tie to the fields (axe: unlabelled selects and checkboxes): every field of
+    every row, the "add another" template row included, gets its label as its name."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = "new role" if index is None or index >= self.initial_form_count() \
+            else f"role {index + 1}"
+        for name, field in form.fields.items():
+            label = "Delete" if name == "DELETE" else str(field.label or name)
+            # The admin wraps a foreign key's select (the "+" and pencil links): name the
+            # select itself, not the wrapper.
+            widget = getattr(field.widget, "widget", field.widget)
+            widget.attrs.setdefault("aria-label", f"{label} ({row})")
+
+
 class MembershipInline(DataManagerOnly, admin.TabularInline):
     model = Membership
+    formset = LabelledInlineFormSet
     extra = 0
     allow_delete = True
     autocomplete_fields = ["user"]
