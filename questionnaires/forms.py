@@ -74,7 +74,8 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
         label="Yes, the follow-up was completed outside its window", required=False)
     pih_form_version = forms.ChoiceField(
         label="PIH form version", choices=PihFormVersion.choices, widget=forms.RadioSelect,
-        help_text="Older forms printed 0 as best; they are scored as 8 minus the answer.")
+        help_text="Older forms printed 0 as best; they are scored as 8 minus the answer. "
+                  "Keyboard: 1 = current form, 2 = older form, Enter keeps the choice.")
     reason = CorrectionReasonField(
         label="Reason for the change", required=False, max_length=200,
         help_text="Needed to change a completed questionnaire, e.g. 'keying error'.")
