@@ -274,13 +274,15 @@
 
   // Focus starts on the form's first field (the date, its text selected so typing replaces
   // it), unless an error summary or conflict message has taken focus to be read first.
-  // After a save the saved message takes focus instead and the page stays at its top:
-  // focusing the date would scroll the heading and the saved state out of view.
+  // After a save (a stored questionnaire and a message) the message takes focus instead and
+  // the page stays at its top: focusing the date would scroll the heading and the saved
+  // state out of view. After enrolment (nothing stored yet) the date takes focus as usual.
   function focusFirstField(form) {
     if (document.querySelector("[data-error-summary]")) {
       return;
     }
-    var saved = document.querySelector('.site-messages [role="status"]');
+    var saved = form.hasAttribute("data-entry-stored") &&
+                document.querySelector('.site-messages [role="status"]');
     if (saved) {
       saved.setAttribute("tabindex", "-1");
       saved.focus({ preventScroll: true });

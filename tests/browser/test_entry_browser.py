@@ -189,7 +189,9 @@ def test_entry_errors_are_summarised_focused_and_accessible(live_server, page, n
     page.get_by_role("button", name="Complete").click()
     summary = page.locator(".error-summary")
     expect(summary).to_be_focused()
-    page.get_by_role("link", name="Least pain, last 24 h: Choose a value").click()
+    # One line per instrument (issue 14), linking to its first item left empty.
+    expect(summary.locator("li")).to_have_count(3)
+    page.get_by_role("link", name=re.compile("^BPI: 10 items not answered")).click()
     expect(page.locator("#id_bpi_least")).to_be_focused()
     expect(page.locator("#id_bpi_worst_7")).to_be_checked()  # what was keyed is kept
     axe_check(page)
