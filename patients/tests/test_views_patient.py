@@ -161,3 +161,25 @@ def test_each_enrolment_form_carries_a_fresh_key(nurse_client):
              for _ in range(2)]
     keys = [page.split('name="enrolment_key" value="')[1][:36] for page in pages]
     assert keys[0] != keys[1]
+
+
+def test_enrolment_errors_say_what_to_do_and_follow_the_page_order(client, nurse_a):
+    """Issue 14: the consent version error in product words; the summary in page order
+    (consent box, then the version), although the form declares the box after the version."""
+    import re
+
+    from django.urls import reverse
+
+    client.force_login(nurse_a)
+    response = client.post(reverse("patients:enrol", args=["A"]), {
+        "consented_on": "01/01/2026", "consent_taken_by": "nurse"})
+    page = response.content.decode()
+    assert "This field is required." not in page
+    summary = re.search(r'<ul class="error-summary__list">(.*?)</ul>', page, re.S).group(1)
+    lines = [re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li>(.*?)</li>",
+                                                                    summary, re.S)]
+    assert lines == [
+        "The patient has signed the consent form: Confirm that the patient has signed the "
+        "consent form.",
+        "Consent form version: Type the consent form version printed on the signed form, "
+        "e.g. v1.0."]
