@@ -1,0 +1,32 @@
+"""The worklist reflows at 320, 390 and 640 CSS px (WCAG 1.4.10, issue 14): no horizontal
+scroll, and Window, Status and the entry link of an overdue patient are on screen."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.pages import axe_check, sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("width", [320, 390, 640])
+def test_worklist_reflows_without_horizontal_scroll(live_server, new_page, nurse_a,
+                                                    make_patient, make_administration, width):
+    today = dt.date.today()
+    overdue = make_patient(consented_on=today - dt.timedelta(days=100))
+    make_administration(overdue, administered_on=today - dt.timedelta(days=100))
+    make_patient()  # baseline to enter
+    page = new_page({"viewport": {"width": width, "height": 800}})
+    sign_in(page, live_server, nurse_a)
+    page.goto(f"{live_server.url}/clinics/A/worklist/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    row = page.locator("table.worklist tbody tr", has_text=overdue.study_id)
+    link = row.get_by_role("link", name=f"Enter follow-up for {overdue.study_id}")
+    for part in (row.locator("td[data-label=Window]"), row.get_by_text("Overdue"), link):
+        box = part.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    expect(link).to_be_visible()
+    axe_check(page)
