@@ -30,3 +30,14 @@ def test_worklist_reflows_without_horizontal_scroll(live_server, new_page, nurse
         assert box["x"] >= 0 and box["x"] + box["width"] <= width
     expect(link).to_be_visible()
     axe_check(page)
+
+
+def test_patient_detail_fits_320_px(live_server, new_page, nurse_a, make_patient,
+                                    make_administration):
+    patient = make_patient()
+    make_administration(patient)  # a questionnaire card with its scores table
+    page = new_page({"viewport": {"width": 320, "height": 800}})
+    sign_in(page, live_server, nurse_a)
+    page.goto(f"{live_server.url}/patients/{patient.study_id}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    axe_check(page)
