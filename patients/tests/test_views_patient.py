@@ -81,7 +81,8 @@ def test_age_outside_study_range_is_refused(nurse_client):
 def test_withdrawal_records_whether_data_stays(nurse_client, make_patient):
     patient = make_patient()
     response = nurse_client.post(reverse("patients:withdraw", args=[patient.study_id]), {
-        "withdrawn_on": TODAY.isoformat(), "keep_collected_data": "no", "reason": ""})
+        "withdrawn_on": TODAY.isoformat(), "keep_collected_data": "no", "reason": "",
+        "confirm": "yes"})
     assert response.status_code == 302
     patient.refresh_from_db()
     assert patient.withdrawal.keep_collected_data is False
@@ -101,11 +102,31 @@ def test_withdrawal_needs_an_explicit_choice_about_the_data(nurse_client, make_p
 def test_second_withdrawal_is_not_recorded_twice(nurse_client, make_patient):
     patient = make_patient()
     url = reverse("patients:withdraw", args=[patient.study_id])
-    data = {"withdrawn_on": TODAY.isoformat(), "keep_collected_data": "yes"}
+    data = {"withdrawn_on": TODAY.isoformat(), "keep_collected_data": "yes", "confirm": "yes"}
     nurse_client.post(url, data)
     response = nurse_client.post(url, data)
     assert response.status_code == 302
     assert patient.withdrawal.history.count() == 1
+
+
+def test_withdrawal_is_written_only_after_the_confirmation(nurse_client, make_patient):
+    patient = make_patient()
+    url = reverse("patients:withdraw", args=[patient.study_id])
+    data = {"withdrawn_on": TODAY.isoformat(), "keep_collected_data": "no",
+            "reason": "moving away"}
+    shown = nurse_client.post(url, data)
+    html = shown.content.decode()
+    assert shown.status_code == 200 and "Confirm withdrawal" in html
+    assert "left out of every analysis and export" in html and "reminder address is erased" in html
+    assert 'name="reason" value="moving away"' in html  # carried to the final submit
+    for other in ({"confirm": "no"}, {"back": "yes"}, {"confirm": ""}):
+        nurse_client.post(url, {**data, **other})
+    assert not hasattr(Patient.objects.get(), "withdrawal")
+    back = nurse_client.post(url, {**data, "back": "yes"}).content.decode()
+    assert "Confirm withdrawal" not in back and "moving away</textarea>" in back
+    assert nurse_client.post(url, {**data, "confirm": "yes"}).status_code == 302
+    withdrawal = Patient.objects.get().withdrawal
+    assert (withdrawal.keep_collected_data, withdrawal.reason) == (False, "moving away")
 
 
 def test_loss_to_followup_is_recorded_with_its_reason(nurse_client, make_patient):
