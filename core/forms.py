@@ -83,6 +83,22 @@ class AccessibleFormMixin:
         for name in self.fields:
             self._describe(name)
 
+    @property
+    def error_summary(self) -> list[tuple[str, str]]:
+        """(anchor id, text) of every error, in the order the fields appear on the page
+        (the layout's order, not the order the fields were declared in)."""
+        rows = [("", str(error)) for error in self.non_field_errors()]
+        for name in self.page_order():
+            bound = self[name]
+            rows += [(bound.auto_id, f"{bound.label}: {error}") for error in bound.errors]
+        return rows
+
+    def page_order(self) -> list[str]:
+        """Field names as the layout draws them, then any field it leaves out."""
+        laid_out = [pointer.name for pointer in self.get_layout().get_field_names()]
+        names = [name for name in dict.fromkeys(laid_out) if name in self.fields]
+        return names + [name for name in self.fields if name not in names]
+
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
     """Show a service's ValidationError on the form: beside its field, or at the top."""

@@ -75,6 +75,9 @@ class EnrolForm(CharacteristicsModelForm):
         fields = ("consented_on", "consent_form_version", "consent_taken_by",
                   *CHARACTERISTIC_CODES)
         field_classes = {"consented_on": DayMonthYearField}
+        # In the nurse's words, saying what to do (not Django's "This field is required.").
+        error_messages = {"consent_form_version": {"required": (
+            "Type the consent form version printed on the signed form, e.g. v1.0.")}}
         help_texts = {**CharacteristicsModelForm.Meta.help_texts,
                       "consented_on": "The date on the signed consent form.",
                       "consent_form_version": "As printed on the form, e.g. v1.0."}

@@ -88,6 +88,15 @@ def patient_withdraw(request: HttpRequest, study_id: str) -> HttpResponse:
     form = WithdrawForm(request.POST or None, initial={"withdrawn_on": dt.date.today()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # Withdrawal cannot be undone: a valid form first shows what will happen, and only
+        # "Confirm withdrawal" on that page writes; "Go back" returns to the filled form.
+        if request.POST.get("confirm") != "yes":
+            if "back" in request.POST:
+                return render(request, "patients/patient_withdraw.html",
+                              {"patient": patient, "form": form})
+            return render(request, "patients/patient_withdraw_confirm.html", {
+                "patient": patient, "data": data,
+                "keep_value": "yes" if data["keep_collected_data"] else "no"})
         try:
             services.patient_withdraw(
                 patient=patient, withdrawn_on=data["withdrawn_on"], reason=data["reason"],

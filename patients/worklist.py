@@ -58,6 +58,11 @@ STATUS_BY_CODE: dict[str, Status] = {status.code: status for status in STATUSES}
 # From the worklist a follow-up can be keyed from two weeks before its window opens; outside
 # the window the entry page asks for confirmation. Earlier, only from the patient's page.
 FOLLOWUP_ACTIONABLE = frozenset({"due_soon", "due", "overdue", "window_missed"})
+# The worklist's default order, by what needs doing first: overdue, due, due soon, then
+# the rest still open, and the patients with nothing more to collect last.
+URGENCY: dict[str, int] = {code: rank for rank, code in enumerate((
+    "overdue", "due", "due_soon", "window_missed", "baseline", "not_yet_due",
+    "completed", "lost", "withdrawn"))}
 
 
 @dataclass(frozen=True)
@@ -169,4 +174,5 @@ def _status(code: str, withdrawn_on: dt.date | None) -> Status:
     return STATUS_BY_CODE[code]
 
 
-__all__ = ["DUE_SOON_DAYS", "STATUSES", "followup_dates", "worklist_row", "worklist_status"]
+__all__ = ["DUE_SOON_DAYS", "STATUSES", "URGENCY", "followup_dates", "worklist_row",
+           "worklist_status"]

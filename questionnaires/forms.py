@@ -17,16 +17,28 @@ from django.utils.html import format_html
 from core.forms import AccessibleFormMixin, DayMonthYearField, section
 from patients.worklist import followup_dates
 
-from .instruments import INSTRUMENTS, ITEM_CODES, ITEMS
+from .instruments import INSTRUMENTS, ITEM_CODES, ITEMS, ITEMS_BY_CODE
 from .models import Administration, PihFormVersion, Timepoint
 from .wording import item_wordings
 
 NOT_ANSWERED = "na"
+UNANSWERED = "Choose a value, or 'Not answered' if the patient left it blank."
+# As the paper forms and the site's headings abbreviate them (error summary lines).
+SHORT_NAMES = {"bpi": "BPI", "ppic": "PPiC", "pih": "PIH"}
 ACTION_DRAFT = "draft"
 ACTION_COMPLETE = "complete"
 # One item: a fieldset of radios in one line, with "Not answered" (static/js/entry.js keys).
 ITEM_TEMPLATE = "questionnaires/_item.html"
 INSTRUMENT_TEMPLATE = "questionnaires/_instrument.html"
+
+
+class CorrectionReasonField(forms.CharField):
+    """Required for a correction of a completed questionnaire, and shown so; the service
+    enforces it, since only it knows whether anything changed (an identical resend of the
+    form, e.g. a double click, changes nothing and needs no reason)."""
+
+    def validate(self, value):
+        pass  # Field.validate only checks required-ness: left to administration_save
 
 
 def _item_field(item) -> forms.ChoiceField:
@@ -62,8 +74,9 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
         label="Yes, the follow-up was completed outside its window", required=False)
     pih_form_version = forms.ChoiceField(
         label="PIH form version", choices=PihFormVersion.choices, widget=forms.RadioSelect,
-        help_text="Older forms printed 0 as best; they are scored as 8 minus the answer.")
-    reason = forms.CharField(
+        help_text="Older forms printed 0 as best; they are scored as 8 minus the answer. "
+                  "Keyboard: 1 = current form, 2 = older form, Enter keeps the choice.")
+    reason = CorrectionReasonField(
         label="Reason for the change", required=False, max_length=200,
         help_text="Needed to change a completed questionnaire, e.g. 'keying error'.")
     base_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -80,6 +93,10 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
                  if timepoint == Timepoint.FOLLOWUP and baseline_on else None)
         self.window = (dates.window_start, dates.window_end) if dates else None
         self.needs_window_confirmation = False
+        self.unanswered: list[str] = []  # item codes "Complete" found without a value
+        # The label (no "(optional)") and the check agree: a completed questionnaire
+        # changes only with a reason for the audit trail.
+        self.fields["reason"].required = self.is_correction
 
     @property
     def action(self) -> str:
@@ -99,10 +116,34 @@ class AdministrationForm(AccessibleFormMixin, forms.Form):
         if self.action == ACTION_COMPLETE:
             for code in ITEM_CODES:
                 if not cleaned.get(code) and code not in self._errors:
-                    self.add_error(code, "Choose a value, or 'Not answered' if the patient "
-                                         "left it blank.")
+                    self.unanswered.append(code)
+                    self.add_error(code, UNANSWERED)
         self._check_window(cleaned)
         return cleaned
+
+    @property
+    def error_summary(self) -> list[tuple[str, str]]:
+        """Page-order errors, with the items left empty counted per instrument ("BPI: 11
+        items not answered") instead of one line each; each line links to its first item."""
+        rows = []
+        for anchor, text in super().error_summary:
+            code = anchor.removeprefix("id_")
+            if code not in self.unanswered:
+                rows.append((anchor, text))
+            elif code == self._first_unanswered(code):
+                rows.append((anchor, self._unanswered_line(ITEMS_BY_CODE[code].instrument)))
+        return rows
+
+    def _first_unanswered(self, code: str) -> str:
+        instrument = ITEMS_BY_CODE[code].instrument
+        return next(c for c in self.unanswered if ITEMS_BY_CODE[c].instrument == instrument)
+
+    def _unanswered_line(self, instrument: str) -> str:
+        count = sum(ITEMS_BY_CODE[c].instrument == instrument for c in self.unanswered)
+        name = SHORT_NAMES[instrument]
+        if count == 1:
+            return f"{name}: 1 item not answered: choose a value, or 'Not answered'"
+        return f"{name}: {count} items not answered: choose a value, or 'Not answered'"
 
     def _check_window(self, cleaned: dict) -> None:
         day = cleaned.get("administered_on")

@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from patients.characteristics import CHARACTERISTIC_CODES
 from patients.models import Patient, Withdrawal
@@ -46,8 +48,12 @@ def display_value(field: models.Field, value: object) -> str:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return "yes" if value else "no"
+    # The site's date style in the local time zone, as the "When" column reads (issue 14:
+    # a checked_at read 2026-12-07T13:08:53.675460+00:00).
+    if isinstance(value, dt.datetime):
+        return date_format(timezone.localtime(value), "j M Y, H:i")
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return date_format(value, "j M Y")
     return str(value)
 
 

@@ -29,7 +29,7 @@ from .instruments import ITEM_CODES
 from .models import Timepoint
 from .services import StaleEditError, administration_confirm, administration_save
 from .summary import administration_panels, patient_status, score_rows
-from .worklist import clinic_worklist
+from .worklist import SORT_CODES, SORTS, clinic_worklist
 
 # A page a nurse can scan; the status counts and filters at the top cover the whole clinic.
 WORKLIST_PAGE_SIZE = 100
@@ -129,12 +129,16 @@ def worklist(request: HttpRequest, code: str) -> HttpResponse:
     clinic = get_object_or_404(clinics_for_user(user=request.user), code=code)
     status = request.GET.get("status", "")
     search = request.GET.get("q", "")[:20]
-    result = clinic_worklist(clinic=clinic, status=status, search=search)
+    sort = request.GET.get("sort", "")
+    sort = sort if sort in SORT_CODES else "urgency"  # a bad value falls back to urgency
+    result = clinic_worklist(clinic=clinic, status=status, search=search, sort=sort)
     page = Paginator(result.rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "clinics/clinic_worklist.html", {
         "clinic": clinic, "worklist": result, "page": page, "statuses": STATUSES,
         "status_counts": [(s, result.counts[s.code]) for s in STATUSES],
-        "current_status": status, "search": search,
+        "current_status": status, "search": search, "sorts": SORTS, "sort": sort,
+        # carried by the filters, the search and the pager; the default order is left out
+        "sort_query": "" if sort == "urgency" else f"sort={sort}&",
         "can_edit": can_edit_clinical_data(user=request.user, clinic=clinic),
         # Reversed once, not once per row: a clinic may have a thousand patients.
         "patient_prefix": reverse("patients:detail", args=["X"]).removesuffix("X/"),

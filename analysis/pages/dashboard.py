@@ -61,7 +61,10 @@ RECRUITMENT_ROWS = [
     ("baseline", "Baseline complete"),
     ("followup", "Follow-up complete"),
     ("lost", "Lost to follow-up"),
-    *[(f"lost_{value}", f"– {label.lower()}") for value, label in LostReason.choices],
+    # a withdrawal is counted once, as "Consent withdrawn" (issue 14): the lost rows count
+    # the other reasons, though the service also records a withdrawal as lost (withdrew)
+    *[(f"lost_{value}", f"– {label.lower()}") for value, label in LostReason.choices
+      if value != LostReason.WITHDREW],
     ("withdrawn", "Consent withdrawn"),
     ("due", "Follow-up window closed (due)"),
     ("due_followup", "– of these, follow-up complete"),
@@ -76,7 +79,7 @@ def recruitment_table() -> dict[str, Any]:
     administration per patient and timepoint): a per-patient EXISTS for each took over a
     second at 100,000 patients. A follow-up is only entered after a baseline.
     """
-    lost = Q(followup_status=FollowUpStatus.LOST)
+    lost = Q(followup_status=FollowUpStatus.LOST) & ~Q(lost_reason=LostReason.WITHDREW)
     by_clinic: dict[str, Counter] = {}
     patients = (Patient.objects.order_by().values("clinic__code")
                 .annotate(recruited=Count("pk"),

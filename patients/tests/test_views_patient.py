@@ -81,7 +81,8 @@ def test_age_outside_study_range_is_refused(nurse_client):
 def test_withdrawal_records_whether_data_stays(nurse_client, make_patient):
     patient = make_patient()
     response = nurse_client.post(reverse("patients:withdraw", args=[patient.study_id]), {
-        "withdrawn_on": TODAY.isoformat(), "keep_collected_data": "no", "reason": ""})
+        "withdrawn_on": TODAY.isoformat(), "keep_collected_data": "no", "reason": "",
+        "confirm": "yes"})
     assert response.status_code == 302
     patient.refresh_from_db()
     assert patient.withdrawal.keep_collected_data is False
@@ -101,11 +102,31 @@ def test_withdrawal_needs_an_explicit_choice_about_the_data(nurse_client, make_p
 def test_second_withdrawal_is_not_recorded_twice(nurse_client, make_patient):
     patient = make_patient()
     url = reverse("patients:withdraw", args=[patient.study_id])
-    data = {"withdrawn_on": TODAY.isoformat(), "keep_collected_data": "yes"}
+    data = {"withdrawn_on": TODAY.isoformat(), "keep_collected_data": "yes", "confirm": "yes"}
     nurse_client.post(url, data)
     response = nurse_client.post(url, data)
     assert response.status_code == 302
     assert patient.withdrawal.history.count() == 1
+
+
+def test_withdrawal_is_written_only_after_the_confirmation(nurse_client, make_patient):
+    patient = make_patient()
+    url = reverse("patients:withdraw", args=[patient.study_id])
+    data = {"withdrawn_on": TODAY.isoformat(), "keep_collected_data": "no",
+            "reason": "moving away"}
+    shown = nurse_client.post(url, data)
+    html = shown.content.decode()
+    assert shown.status_code == 200 and "Confirm withdrawal" in html
+    assert "left out of every analysis and export" in html and "reminder address is erased" in html
+    assert 'name="reason" value="moving away"' in html  # carried to the final submit
+    for other in ({"confirm": "no"}, {"back": "yes"}, {"confirm": ""}):
+        nurse_client.post(url, {**data, **other})
+    assert not hasattr(Patient.objects.get(), "withdrawal")
+    back = nurse_client.post(url, {**data, "back": "yes"}).content.decode()
+    assert "Confirm withdrawal" not in back and "moving away</textarea>" in back
+    assert nurse_client.post(url, {**data, "confirm": "yes"}).status_code == 302
+    withdrawal = Patient.objects.get().withdrawal
+    assert (withdrawal.keep_collected_data, withdrawal.reason) == (False, "moving away")
 
 
 def test_loss_to_followup_is_recorded_with_its_reason(nurse_client, make_patient):
@@ -161,3 +182,25 @@ def test_each_enrolment_form_carries_a_fresh_key(nurse_client):
              for _ in range(2)]
     keys = [page.split('name="enrolment_key" value="')[1][:36] for page in pages]
     assert keys[0] != keys[1]
+
+
+def test_enrolment_errors_say_what_to_do_and_follow_the_page_order(client, nurse_a):
+    """Issue 14: the consent version error in product words; the summary in page order
+    (consent box, then the version), although the form declares the box after the version."""
+    import re
+
+    from django.urls import reverse
+
+    client.force_login(nurse_a)
+    response = client.post(reverse("patients:enrol", args=["A"]), {
+        "consented_on": "01/01/2026", "consent_taken_by": "nurse"})
+    page = response.content.decode()
+    assert "This field is required." not in page
+    summary = re.search(r'<ul class="error-summary__list">(.*?)</ul>', page, re.S).group(1)
+    lines = [re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li>(.*?)</li>",
+                                                                    summary, re.S)]
+    assert lines == [
+        "The patient has signed the consent form: Confirm that the patient has signed the "
+        "consent form.",
+        "Consent form version: Type the consent form version printed on the signed form, "
+        "e.g. v1.0."]

@@ -220,3 +220,99 @@ def test_worklist_page_with_invitations_and_reminders_runs_the_same_queries_for_
     assert page.count("Reminder failed, will retry") == 100
     assert counts[0] == counts[1]
     assert counts[0] <= 13  # the worklist's queries and three for the column
+
+
+# --- the order: what needs doing first (issue 14) ----------------------------------------
+
+# One patient in each state, study IDs in the opposite order to the urgency order so that
+# a study-ID order cannot pass for it: (study ID, days since baseline or None, extra).
+STATES = [
+    ("A-09", 100, {}),                        # overdue
+    ("A-08", 80, {}),                         # due
+    ("A-07", 70, {}),                         # due soon
+    ("A-06", 130, {}),                        # window missed
+    ("A-05", None, {}),                       # baseline to enter
+    ("A-04", 10, {}),                         # not yet due
+    ("A-03", 100, {"followup": True}),        # completed
+    ("A-02", 100, {"lost": True}),            # lost to follow-up
+    ("A-01", 100, {"withdrawn": True}),       # withdrawn
+]
+
+
+def _one_in_each_state(clinic: Clinic, nurse, today: dt.date) -> None:
+    from patients.services import patient_withdraw
+
+    for study_id, days, extra in STATES:
+        patient = Patient.objects.create(
+            clinic=clinic, study_id=study_id, consented_on=today - dt.timedelta(days=200),
+            consent_form_version="v1", consent_taken_by="Nurse",
+            followup_status="lost" if extra.get("lost") else "active",
+            lost_reason="did_not_attend" if extra.get("lost") else "")
+        if days is not None:
+            Administration.objects.create(patient=patient, timepoint="baseline",
+                                          status="complete", **full_answers(),
+                                          administered_on=today - dt.timedelta(days=days))
+        if extra.get("followup"):
+            Administration.objects.create(patient=patient, timepoint="followup",
+                                          status="complete", administered_on=today,
+                                          **full_answers())
+        if extra.get("withdrawn"):
+            patient_withdraw(patient=patient, withdrawn_on=today, reason="",
+                             keep_collected_data=True, by=nurse)
+
+
+@pytest.mark.django_db
+def test_worklist_orders_by_what_needs_doing(clinic_a, nurse_a):
+    today = dt.date.today()
+    _one_in_each_state(clinic_a, nurse_a, today)
+    rows = clinic_worklist(clinic=clinic_a, today=today).rows
+    assert [row.status.code for row in rows] == [
+        "overdue", "due", "due_soon", "window_missed", "baseline", "not_yet_due",
+        "completed", "lost", "withdrawn"]
+    assert [row.study_id for row in rows] == [study_id for study_id, _, _ in STATES]
+
+
+@pytest.mark.django_db
+def test_worklist_orders_by_study_id_within_a_status(clinic_a):
+    today = dt.date.today()
+    _bulk_cohort(clinic_a, 6, today=today)  # 1, 4 baseline; 2, 5 due; 3, 6 completed
+    rows = clinic_worklist(clinic=clinic_a, today=today).rows
+    assert [row.study_id for row in rows] == ["A-0002", "A-0005", "A-0001", "A-0004",
+                                              "A-0003", "A-0006"]
+
+
+@pytest.mark.django_db
+def test_worklist_other_orders(clinic_a, nurse_a):
+    today = dt.date.today()
+    _one_in_each_state(clinic_a, nurse_a, today)
+    by_id = clinic_worklist(clinic=clinic_a, today=today, sort="study_id").rows
+    assert [row.study_id for row in by_id] == sorted(s for s, _, _ in STATES)
+    by_baseline = [row.study_id for row in
+                   clinic_worklist(clinic=clinic_a, today=today, sort="baseline").rows]
+    # oldest baseline first, ties by study ID, no baseline last
+    assert by_baseline == ["A-06", "A-01", "A-02", "A-03", "A-09", "A-08", "A-07", "A-04",
+                           "A-05"]
+
+
+@pytest.mark.django_db
+def test_worklist_page_sort_parameter_kept_by_filters_search_and_pages(client, nurse_a,
+                                                                       clinic_a):
+    _one_in_each_state(clinic_a, nurse_a, dt.date.today())
+    client.force_login(nurse_a)
+    url = reverse("clinics:worklist", args=["A"])
+
+    def order(**params) -> list[str]:
+        html = client.get(url, params).content.decode()
+        return [s for s, _ in sorted(((s, html.index(f">{s}</a></th>")) for s, _, _ in STATES),
+                                     key=lambda pair: pair[1])]
+
+    assert order()[:2] == ["A-09", "A-08"]                 # overdue first by default
+    assert order(sort="study_id")[:2] == ["A-01", "A-02"]
+    assert order(sort="nonsense") == order()                # a bad value: urgency
+    html = client.get(url, {"sort": "study_id"}).content.decode()
+    assert 'href="?sort=study_id&amp;status=overdue"' in html   # the status filters
+    assert '<input type="hidden" name="sort" value="study_id">' in html  # the search
+    assert '<option value="study_id" selected>' in html
+    _extend(clinic_a, 150)
+    paged = client.get(url, {"sort": "baseline", "status": "baseline"}).content.decode()
+    assert "?sort=baseline&amp;status=baseline&amp;page=2" in paged

@@ -79,4 +79,11 @@ def test_a_nurse_checking_a_patients_own_answers_appears_with_who_and_when(
     checked = [r for r in rows if r.field == "checked"]
     assert [(r.who, r.old) for r in checked] == [("nurse_a", "—")]
     saved.refresh_from_db()
-    assert checked[0].new == saved.checked_at.isoformat()  # the moment of the check
+    # The moment of the check, in the site's style and local time zone (Europe/London by
+    # default), computed here with zoneinfo rather than Django's own formatting.
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+    local = saved.checked_at.astimezone(ZoneInfo(settings.TIME_ZONE))
+    assert checked[0].new == f"{local.day} {local:%b %Y, %H:%M}"
+    assert "T" not in checked[0].new

@@ -10,6 +10,10 @@
  *   No timer: however fast or slow the nurse types, the same keys give the same answers;
  * - a key outside the item's range is refused: the earlier choice stays, the item shows
  *   why and a live region announces it;
+ * - on a choice that is not an item (the PIH form version), a digit picks that option by its
+ *   place (1 = the first, current form; 2 = the second, older form) and moves on; Enter
+ *   keeps the choice and moves on; any other key is refused and the message says which
+ *   keys work;
  * - Enter on any field moves to the next field and never submits; only the buttons submit.
  *
  * The fields a nurse passes, in order ("stops"): text inputs, checkboxes, one stop per radio
@@ -164,15 +168,50 @@
     advance(form, item);
   }
 
-  // A key carried over from a 0-10 item to the next stop. On a non-item (the PIH form
-  // version, the date) it is refused the same way, so nothing is chosen by accident.
+  // A key on a choice that is not an item (the PIH form version): its options are keyed
+  // by place, 1 for the first. "N" has no meaning here and is refused like any other key.
+  function keyOnChoice(form, group, key) {
+    var radios = group.querySelectorAll('input[type="radio"]');
+    var place = /^[1-9]$/.test(key) ? parseInt(key, 10) : 0;
+    if (place < 1 || place > radios.length) {
+      var text = choiceLabel(group) + ': "' + key + '" refused: ' + choiceKeys(radios) +
+                 "; Enter keeps " + checkedChoice(group) + ".";
+      showMessage(group, text, "refused");
+      announce(form, text);
+      return;
+    }
+    clearMessage(group);
+    choose(group, radios[place - 1].value);
+    advance(form, group);
+  }
+
+  function choiceLabel(group) {
+    var legend = group.querySelector("legend");
+    return legend ? legend.textContent.trim() : "This choice";
+  }
+
+  function optionLabel(radio) {
+    var label = radio.labels && radio.labels[0];
+    return label ? label.textContent.trim() : radio.value;
+  }
+
+  function choiceKeys(radios) {
+    return Array.prototype.map.call(radios, function (radio, index) {
+      return "press " + (index + 1) + " for " + optionLabel(radio);
+    }).join(", ");
+  }
+
+  function checkedChoice(group) {
+    var radio = group.querySelector('input[type="radio"]:checked');
+    return radio ? optionLabel(radio) : "nothing chosen";
+  }
+
+  // A key carried over from a 0-10 item to the next stop: an item or a choice takes it.
   function keyOnStop(form, stop, key) {
     if (isItem(stop)) {
       keyOnItem(form, stop, key);
     } else if (stop.tagName === "FIELDSET") {
-      var text = '"' + key + '" not used here: Enter keeps this choice, arrow keys change it.';
-      showMessage(stop, text, "refused");
-      announce(form, text);
+      keyOnChoice(form, stop, key);
     }
   }
 
@@ -235,8 +274,19 @@
 
   // Focus starts on the form's first field (the date, its text selected so typing replaces
   // it), unless an error summary or conflict message has taken focus to be read first.
+  // After a save (a stored questionnaire and a message) the message takes focus instead and
+  // the page stays at its top: focusing the date would scroll the heading and the saved
+  // state out of view. After enrolment (nothing stored yet) the date takes focus as usual.
   function focusFirstField(form) {
     if (document.querySelector("[data-error-summary]")) {
+      return;
+    }
+    var saved = form.hasAttribute("data-entry-stored") &&
+                document.querySelector('.site-messages [role="status"]');
+    if (saved) {
+      saved.setAttribute("tabindex", "-1");
+      saved.focus({ preventScroll: true });
+      window.scrollTo(0, 0);
       return;
     }
     var first = stops(form)[0];

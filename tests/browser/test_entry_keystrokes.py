@@ -1,6 +1,8 @@
 """Keyboard-only nurse entry (issue 11, point 5): a whole paper form, date + 34 items +
 submit, in at most 50 keystrokes, and the rules that make it safe: Enter never submits, a key
 outside an item's range is refused visibly and announced, "1" on a 0-10 item waits for "0".
+Issue 14: the PIH form version is keyed too (1 = current form, 2 = older form, as the help
+box says), and after the save the heading and the saved message are in view.
 
 The count is printed (run with -s to see it) and asserted; the keys are counted twice, as
 pressed by the test and as keydown events received by the page.
@@ -77,13 +79,16 @@ def test_whole_paper_form_in_at_most_50_keystrokes(live_server, page, nurse_a, m
     for answer in PAPER_FORM["bpi"] + PAPER_FORM["ppic"]:
         keys.type_each(answer)
     expect(page.locator("input[name=pih_form_version]:checked")).to_be_focused()
-    keys.press("Enter")  # the PIH form version: the current form, kept
+    keys.press("1")  # the PIH form version, as the help box says: 1 = the current form
     for answer in PAPER_FORM["pih"]:
         keys.type_each(answer)
     expect(page.locator("button[value=complete]")).to_be_focused()
     received = page.evaluate("window.__keydowns")
     keys.press("Enter")
-    expect(page.get_by_role("status").first).to_contain_text("saved as complete")
+    saved = page.get_by_role("status").filter(has_text="saved as complete")
+    expect(saved).to_be_focused()
+    _expect_in_view(page, saved)
+    _expect_in_view(page, page.get_by_role("heading", level=1))
 
     print(f"\nKeyboard-only paper form (date + 34 items + submit): {keys.count} keystrokes "
           f"(budget {KEYSTROKE_BUDGET})")
@@ -94,6 +99,40 @@ def test_whole_paper_form_in_at_most_50_keystrokes(live_server, page, nurse_a, m
     assert stored.administered_on == written_on
     assert stored.answers == _expected_answers()
     assert stored.pih_form_version == "current"
+
+
+def _expect_in_view(page, locator) -> None:
+    box = locator.bounding_box()
+    scroll = page.evaluate("window.scrollY")
+    height = page.viewport_size["height"]
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= height, (
+        f"{box} not in the viewport (scrolled {scroll})")
+
+
+def test_help_box_says_how_to_key_the_pih_form_version(live_server, page, nurse_a,
+                                                       make_patient):
+    sign_in(page, live_server, nurse_a)
+    page.goto(_entry_url(live_server, make_patient()))
+    help_box = page.locator("#keyboard-help")
+    expect(help_box).to_contain_text("PIH form version")
+    expect(help_box).to_contain_text("1 chooses the current form")
+    expect(help_box).to_contain_text("2 the older form")
+
+
+def test_older_form_keyed_with_2_and_its_items_follow(live_server, page, nurse_a,
+                                                      make_patient):
+    sign_in(page, live_server, nurse_a)
+    patient = make_patient()
+    page.goto(_entry_url(live_server, patient))
+    page.locator("#id_ppic_11_3").focus()
+    page.keyboard.press("3")  # the last PPiC item: on to the version
+    expect(page.locator("input[name=pih_form_version]:checked")).to_be_focused()
+    page.keyboard.press("2")
+    expect(page.locator("input[name=pih_form_version][value=reversed]")).to_be_checked()
+    assert _focused_item(page) == "id_pih_1"
+    page.keyboard.press("6")
+    expect(page.locator("#id_pih_1_6")).to_be_checked()
+    assert _focused_item(page) == "id_pih_2"
 
 
 def _focused_item(page) -> str:
@@ -140,10 +179,14 @@ def test_enter_moves_on_wrong_keys_are_refused_and_one_waits_for_zero(
     assert _focused_item(page) == "id_ppic_2"
 
     page.locator("#id_pih_form_version_0").focus()
-    page.keyboard.press("8")  # meant for pih_1, but the version is chosen with the arrows
-    expect(live).to_contain_text('"8" not used here: Enter keeps this choice')
+    page.keyboard.press("8")  # meant for pih_1: the version takes 1 or 2 only
+    expect(live).to_contain_text('PIH form version: "8" refused: press 1 for Current form')
+    expect(live).to_contain_text("press 2 for Older form")
+    expect(page.locator("#id_pih_form_version")).to_contain_text('"8" refused')
     expect(page.locator("input[name=pih_form_version][value=current]")).to_be_checked()
     expect(page.locator("#id_pih_1_8")).not_to_be_checked()
+    expect(page.locator("input[name=pih_form_version]:checked")).to_be_focused()
+    axe_check(page)  # with the version's refusal shown
 
     assert page.url == _entry_url(live_server, patient)
     expect(page.locator(".error-summary")).to_have_count(0)
