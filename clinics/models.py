@@ -1,5 +1,6 @@
 """Clinics, and users' memberships of them with a role."""
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -8,12 +9,21 @@ from core.permissions import Role
 
 __all__ = ["Clinic", "Membership", "Role"]
 
+# The prefix of the study-ID rule (patients.validators.STUDY_ID_REGEX: "[A-Z0-9]{1,10}", a
+# dash, a number): capital letters and digits only, so a code can neither break a study ID
+# nor start a formula in a spreadsheet ("=1+1"). \Z, not $ (no final newline).
+CLINIC_CODE_REGEX = r"^[A-Z0-9]{1,10}\Z"
+clinic_code_validator = RegexValidator(
+    CLINIC_CODE_REGEX, code="invalid_clinic_code",
+    message="Use capital letters and digits only (up to 10), e.g. A or LEEDS2: the code "
+            "starts every study ID of the clinic.")
+
 
 class Clinic(models.Model):
     """A pain-management clinic recruiting into the cohort (the study's level 3)."""
 
     code = models.CharField(
-        "code", max_length=10, unique=True,
+        "code", max_length=10, unique=True, validators=[clinic_code_validator],
         help_text="Short code used in study IDs and the cohort CSV, e.g. A.")
     name = models.CharField("name", max_length=200)
     active = models.BooleanField("active", default=True,

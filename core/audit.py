@@ -1,11 +1,11 @@
-"""Writes to the audit trail below every app: exports made by management commands, and
-the data managers' changes to users (the People page)."""
+"""Writes to the audit trail below every app: exports made by management commands, the
+data managers' changes to users (the People page) and admin list pages of patients' data."""
 from __future__ import annotations
 
 import getpass
 from typing import Any
 
-from .models import CommandExportLog, PeopleChangeLog
+from .models import AdminListReadLog, CommandExportLog, PeopleChangeLog
 
 
 def _os_user() -> str:
@@ -33,3 +33,10 @@ def people_change_record(*, by, user, action: str, detail: str = "") -> PeopleCh
     return PeopleChangeLog.objects.create(by_username=by.get_username(),
                                           username=user.get_username(), action=action,
                                           detail=detail[:300])
+
+
+def admin_list_read_record(*, user, path: str, study_ids: list[str]) -> AdminListReadLog:
+    """Record an admin change-list page shown with patients' data: one row per page view,
+    listing the study IDs on the page (in the order shown, each once)."""
+    return AdminListReadLog.objects.create(username=user.get_username(), path=path[:300],
+                                           study_ids=list(dict.fromkeys(study_ids)))

@@ -45,3 +45,24 @@ class PeopleChangeLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.username} by {self.by_username}"
+
+
+class AdminListReadLog(models.Model):
+    """An admin change-list page that showed patients' data: who, when, which page and the
+    study IDs on it (one row per page view; the change pages log per patient instead).
+
+    Names, not foreign keys, like PeopleChangeLog; on PostgreSQL a trigger refuses UPDATE
+    and DELETE (core/migrations/0004_cache2_admin_list_read_log).
+    """
+
+    username = models.CharField("user", max_length=150, db_index=True)
+    path = models.CharField("page", max_length=300)
+    study_ids = models.JSONField("study IDs shown", default=list)
+    created_at = models.DateTimeField("when", auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "admin list read"
+
+    def __str__(self) -> str:
+        return f"{self.username} listed {len(self.study_ids)} study IDs at {self.path}"

@@ -9,12 +9,34 @@ from django.contrib.admin.utils import unquote
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import ReadOnly
+from core.audit import admin_list_read_record
 
 from .models import Patient, PatientAccessLog, Withdrawal
 from .services import patient_access_record
 
 
-class LogsPatientReads:
+class LogsListReads:
+    """A shown change-list page writes one row listing the study IDs on it
+    (core.audit.admin_list_read_record); `patient_field` names each row's patient, "" when
+    the row is the patient."""
+
+    patient_field = "patient"
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if request.method == "GET" and response.status_code == 200 and changelist:
+            study_ids = [self._patient_of(row).study_id for row in changelist.result_list]
+            if study_ids:
+                admin_list_read_record(user=request.user, path=request.get_full_path(),
+                                       study_ids=study_ids)
+        return response
+
+    def _patient_of(self, record):
+        return getattr(record, self.patient_field) if self.patient_field else record
+
+
+class LogsPatientReads(LogsListReads):
     """A shown change page, history list or past version of a patient's record goes into
     the patient's access log (patients.services.patient_access_record).
 
@@ -40,8 +62,7 @@ class LogsPatientReads:
         if request.method == "GET" and response.status_code == 200:
             record = self.get_object(request, unquote(object_id))
             if record is not None:
-                patient = getattr(record, self.patient_field) if self.patient_field else record
-                patient_access_record(patient=patient, user=request.user,
+                patient_access_record(patient=self._patient_of(record), user=request.user,
                                       path=request.get_full_path())
         return response
 
@@ -65,7 +86,7 @@ class WithdrawalAdmin(LogsPatientReads, ReadOnly, SimpleHistoryAdmin):
 
 
 @admin.register(PatientAccessLog)
-class PatientAccessLogAdmin(ReadOnly, admin.ModelAdmin):
+class PatientAccessLogAdmin(LogsListReads, ReadOnly, admin.ModelAdmin):
     list_display = ["viewed_at", "user", "patient", "path"]
     list_filter = ["viewed_at"]
     search_fields = ["patient__study_id", "user__username"]

@@ -160,3 +160,56 @@ def test_a_refused_admin_read_is_not_logged_as_a_view(client, researcher, record
 
 def test_groups_are_not_in_the_admin():
     assert get_user_model()._meta.get_field("groups").related_model not in admin.site._registry
+
+
+def _list_models():
+    """Every admin list whose rows show a patient's study ID."""
+    from analysis.models import InterviewContact
+    from patients.models import Patient, PatientAccessLog, Withdrawal
+    from questionnaires.models import Administration
+
+    return [Patient, Withdrawal, Administration, InterviewContact, PatientAccessLog]
+
+
+def _shown_study_ids(model) -> list[str]:
+    """The study IDs on the list page, computed apart from the page: all rows (one page)."""
+    from patients.models import Patient
+
+    if model is Patient:
+        return sorted(Patient.objects.values_list("study_id", flat=True))
+    return sorted(set(model.objects.values_list("patient__study_id", flat=True)))
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_an_admin_list_of_patient_data_writes_one_row_listing_its_study_ids(
+        client, manager, records, make_patient, index):
+    from core.models import AdminListReadLog
+    from patients.models import PatientAccessLog
+
+    make_patient()  # a second patient, on the patient list at least
+    model = _list_models()[index]
+    client.force_login(manager)
+    if model is PatientAccessLog:  # a read of a record first, so the access log has a row
+        patient = make_patient()
+        client.get(reverse("admin:patients_patient_change", args=[patient.pk]))
+    expected = _shown_study_ids(model)
+    assert expected, model  # the records give every list at least one row
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    before = AdminListReadLog.objects.count()
+    assert client.get(url).status_code == 200
+    assert AdminListReadLog.objects.count() == before + 1
+    entry = AdminListReadLog.objects.latest("pk")
+    assert (entry.username, entry.path) == (manager.username, url)
+    assert sorted(entry.study_ids) == expected
+
+
+def test_a_refused_or_empty_admin_list_is_not_logged(client, researcher, manager, db):
+    from core.models import AdminListReadLog
+
+    researcher.is_staff = True
+    researcher.save()
+    client.force_login(researcher)
+    assert client.get(reverse("admin:patients_patient_changelist")).status_code == 403
+    client.force_login(manager)
+    assert client.get(reverse("admin:patients_patient_changelist")).status_code == 200
+    assert not AdminListReadLog.objects.exists()  # no patient, nothing shown

@@ -18,6 +18,7 @@ from .codebook import (
     wide_columns,
 )
 from .downloads import (
+    DOCUMENTATION_FILES,
     FILES,
     codebook_export,
     cohort_csv_stream,
@@ -32,7 +33,8 @@ from .stata import stata_frame, write_dta
 from .wide import wide_rows
 
 __all__ = [
-    "CODEBOOK_HEADER", "FILES", "FORMULA_STARTS", "WIDE_PATIENT_COLUMNS", "Column", "batched",
+    "CODEBOOK_HEADER", "DOCUMENTATION_FILES", "FILES", "FORMULA_STARTS", "WIDE_PATIENT_COLUMNS",
+    "Column", "batched",
     "codebook_export", "codebook_rows", "cohort_columns", "cohort_csv_stream", "counted",
     "dta_export", "export_log_start", "export_page_context", "neutralise", "neutralised",
     "r_snippet", "snippet_export", "stata_frame", "stata_snippet", "wide_columns",

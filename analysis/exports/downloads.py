@@ -40,6 +40,10 @@ FILES = {
     "load_r": ("load_paincohort.R", "text/plain; charset=utf-8"),
     "load_stata": ("load_paincohort.do", "text/plain; charset=utf-8"),
 }
+# No patient data in these (column descriptions, loading code): every role that may see
+# the export page (CAN_ANALYSE, researchers too) may download them; the others need
+# CAN_DOWNLOAD.
+DOCUMENTATION_FILES = frozenset({"codebook_csv", "load_r", "load_stata"})
 
 
 def utf8(chunks: Iterable[str]) -> Iterator[bytes]:

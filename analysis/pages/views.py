@@ -144,11 +144,15 @@ def export_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@requires(CAN_DOWNLOAD)
+@requires(CAN_ANALYSE)
 def download(request: HttpRequest, file: str) -> HttpResponse:
-    """One export file; every download is logged."""
+    """One export file; every download is logged. The codebook and the snippets (no
+    patient data) for every role of the export page, the patient-level files CAN_DOWNLOAD."""
     if file not in exports.FILES:
         raise Http404("No such export.")
+    if file not in exports.DOCUMENTATION_FILES:
+        require(request.user, CAN_DOWNLOAD, message="Downloads of patient-level files are "
+                "for statisticians and data managers.")
     filename, content_type = exports.FILES[file]
     if file == "cohort_csv":
         response = StreamingHttpResponse(exports.cohort_csv_stream(user=request.user),

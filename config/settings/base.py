@@ -90,6 +90,9 @@ TEMPLATES = [
 ]
 
 # No DATABASE_URL: a SQLite file beside the project (the embedded default of `make run`).
+# DATABASE_URL is the role this process connects as: on PostgreSQL in production the
+# runtime role that owns nothing (web, worker); `migrate` and `grant_runtime_role` run with
+# the owner role's URL instead (compose's one-off `migrate` step; README, "Database roles").
 DATABASE_URL = env.str("DATABASE_URL", default="")
 DATABASES = {
     "default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
