@@ -3,6 +3,9 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+# `make run PORT=8130` serves elsewhere; reminder links follow the port unless SITE_URL is set.
+PORT ?= 8000
+SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: setup run test browser lint clean
 
@@ -31,7 +34,7 @@ run: setup
 	$(PY) manage.py seed_demo --if-empty
 	@# data entry only marks the refit outbox; fit once so the demo dashboard opens with tables
 	-$(PY) manage.py refit --sync >/dev/null
-	$(PY) manage.py runserver 127.0.0.1:8000
+	SITE_URL=$(SITE_URL) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: setup browser
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test

@@ -99,9 +99,13 @@ def test_refit_now_shows_feedback_at_once(live_server, new_page, researcher, fit
     sign_in(page, live_server, researcher)
     page.goto(f"{live_server.url}/analysis/")
     button = page.get_by_role("button", name="Refit now")
-    # hold the request so the in-flight state can be seen
-    page.route("**/analysis/refit/", lambda route: None)
-    button.click(no_wait_after=True)
+    # Keep the page so its in-flight state can be read: a listener added after the page's
+    # own (which run first and set the busy state) cancels the navigation. Holding the
+    # request with page.route does not work: Playwright's locators then wait for the
+    # pending navigation to finish.
+    page.evaluate("""() => document.querySelector('form[action$="/analysis/refit/"]')
+        .addEventListener('submit', event => event.preventDefault())""")
+    button.click()
     expect(page.get_by_role("button", name="Refitting…")).to_be_disabled()
     expect(page.get_by_test_id("refit-status")).to_contain_text("Refitting")
     _shot(page, "refit-feedback", clip={"x": 0, "y": 0, "width": 1280, "height": 600})
