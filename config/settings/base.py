@@ -97,6 +97,13 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 DATABASES = {
     "default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# Persistent connections: a new PostgreSQL backend per request costs a fork and the auth
+# handshake; the health check drops a connection the server closed before it is reused.
+# SQLite opens a file (cheap), so it keeps Django's default of one connection per request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int(
+    "DATABASE_CONN_MAX_AGE",
+    default=0 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default has a web server and an in-process refit writing one file: WAL
