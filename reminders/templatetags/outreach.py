@@ -78,6 +78,7 @@ def _invitation_texts(study_ids: list[str]) -> dict[str, tuple[str, bool]]:
               .order_by("created_at", "pk")
               .values("patient__study_id", "channel", "timepoint", "created_at", "opened_at",
                       "submitted_at", "revoked_at", "valid_until", "administration__status",
+                      "administration__missing_reasons",
                       "administration__source", "administration__checked_at"))
     chosen: dict[str, dict] = {}
     for invitation in values:   # oldest first: a later one replaces an earlier one
@@ -114,7 +115,7 @@ def _stage(invitation: dict, today: dt.date) -> str:
         done = ("completed by the patient"
                 if invitation["administration__status"] == AdministrationStatus.COMPLETE
                 else "sent part-answered by the patient")
-        text = f"{done} {_day(invitation['submitted_at'])}"
+        text = f"{done} {_day(invitation['submitted_at'])}{_blanks(invitation)}"
         checked_at = invitation["administration__checked_at"]
         return f"{text}, checked {_day(checked_at)}" if checked_at else text
     if invitation["revoked_at"] is not None:
@@ -124,6 +125,15 @@ def _stage(invitation: dict, today: dt.date) -> str:
     if invitation["opened_at"] is not None:
         return f"opened {_day(invitation['opened_at'])}, not sent yet"
     return f"issued {_day(invitation['created_at'])}, not opened yet"
+
+
+def _blanks(invitation: dict) -> str:
+    """A sent questionnaire is complete with its skipped items recorded: say how many, so
+    the nurse's check looks at them."""
+    skipped = len(invitation["administration__missing_reasons"] or {})
+    if not skipped:
+        return ""
+    return f" ({skipped} item{'s' if skipped != 1 else ''} left unanswered)"
 
 
 # --- reminders ------------------------------------------------------------------------------

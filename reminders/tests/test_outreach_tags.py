@@ -82,14 +82,16 @@ def test_a_link_goes_from_issued_to_opened_to_completed_to_checked(clock, enrol,
 
 
 @pytest.mark.django_db
-def test_a_part_answered_link_is_said_so_and_awaits_a_check(clock, enrol):
+def test_a_part_answered_link_is_complete_says_what_was_skipped_and_awaits_a_check(
+        clock, enrol):
     patient = enrol()
     invitation, _ = followup_link_ensure(patient=patient)
     first_item = next(iter(full_answers()))
     invitation = invitation_draft_save(invitation=invitation, answers={first_item: 3})
     invitation_submit(invitation=invitation)
     assert state_of(patient) == Outreach(
-        invitation="Link: sent part-answered by the patient 22 Mar", awaiting_check=True)
+        invitation=f"Link: completed by the patient 22 Mar ({len(full_answers()) - 1} items "
+                   "left unanswered)", awaiting_check=True)
 
 
 @pytest.mark.django_db
