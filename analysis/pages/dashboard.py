@@ -200,7 +200,10 @@ def _cell_text(kind: str, cell: dict | None) -> str:
     if kind == "median_range":
         if cell.get("median") is None:
             return "–"
-        return f"{cell['median']:g} ({cell['min']:g}–{cell['max']:g})"
+        if cell.get("q1") is None:  # a run stored before quartiles were kept
+            return f"{cell['median']:g} ({cell['min']:g}–{cell['max']:g})"
+        return (f"{cell['median']:g} (IQR {cell['q1']:g}–{cell['q3']:g}; "
+                f"range {cell['min']:g}–{cell['max']:g})")
     if kind == "categorical":
         if cell.get("percent") is None:
             return str(cell.get("count", 0))
@@ -211,7 +214,7 @@ def _cell_text(kind: str, cell: dict | None) -> str:
     return f"{cell['mean']:.1f} ({sd})"
 
 
-_KIND_STAT = {"median_range": "median (range)", "categorical": "n (%)",
+_KIND_STAT = {"median_range": "median (IQR; range)", "categorical": "n (%)",
               "mean_sd": "mean (SD)"}
 
 

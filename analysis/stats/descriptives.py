@@ -130,11 +130,14 @@ def median_range_variable(columns: list[Column], tested: list[Column], *, key: s
         values = _values(column.rows, key)
         cells[column.key] = {"n": int(len(values)),
                              "median": clean_number(np.median(values)) if len(values) else None,
+                             # quartiles as numpy's default (linear) interpolation, as R type 7
+                             "q1": clean_number(np.percentile(values, 25)) if len(values) else None,
+                             "q3": clean_number(np.percentile(values, 75)) if len(values) else None,
                              "min": clean_number(values.min()) if len(values) else None,
                              "max": clean_number(values.max()) if len(values) else None}
     test, p = rank_test([_values(c.rows, key) for c in tested])
     return {"key": key, "label": label, "kind": "median_range", "test": test, "p": p,
-            "rows": [{"key": key, "label": f"{label}, median (range)", "cells": cells}]}
+            "rows": [{"key": key, "label": f"{label}, median (IQR; range)", "cells": cells}]}
 
 
 def categorical_variable(columns: list[Column], tested: list[Column], *, key: str, label: str,

@@ -75,7 +75,8 @@ def test_dashboard_shows_table1_cells_from_the_stored_run(client, researcher, fi
     html = client.get(reverse("analysis:dashboard")).content.decode()
     age = next(v for v in fitted.results["table1"]["variables"] if v["key"] == "age")
     cell = age["rows"][0]["cells"]["overall"]
-    assert f"{cell['median']:g} ({cell['min']:g}–{cell['max']:g})" in html
+    assert (f"{cell['median']:g} (IQR {cell['q1']:g}–{cell['q3']:g}; "
+            f"range {cell['min']:g}–{cell['max']:g})") in html
 
 
 def test_dashboard_variant_switch_shows_the_other_model(client, researcher, fitted):

@@ -52,6 +52,22 @@ def test_table1_age_is_median_and_range_with_kruskal_wallis_across_clinics(patie
         completers["age"].median(), completers["age"].min(), completers["age"].max())
 
 
+def test_table1_age_gives_its_interquartile_range(patients, completers):
+    age = _variable(descriptives.table1(patients, population="completers"), "age")
+    overall = age["rows"][0]["cells"]["overall"]
+    assert age["rows"][0]["label"] == "Age (years), median (IQR; range)"
+    ages = sorted(completers["age"].dropna())
+    # R's type 7 quartile, by hand: the value at position (n - 1) p, interpolated
+    def quartile(p):
+        position = (len(ages) - 1) * p
+        low = int(position)
+        high = min(low + 1, len(ages) - 1)
+        return ages[low] + (ages[high] - ages[low]) * (position - low)
+    assert overall["q1"] == pytest.approx(quartile(0.25))
+    assert overall["q3"] == pytest.approx(quartile(0.75))
+    assert overall["q1"] <= overall["median"] <= overall["q3"]
+
+
 def test_table1_category_counts_percentages_and_chi_square(patients, completers):
     gender = _variable(descriptives.table1(patients, population="completers"), "gender")
     crosstab = pd.crosstab(completers["clinic"], completers["gender"])
