@@ -229,3 +229,27 @@ def test_pages_without_data_pass_axe(live_server, page, nurse_a, clinic_a, make_
 
 assert {len(BPI_KEYS), len(PPIC_KEYS), len(PIH_KEYS)} == {len(BPI.items)} | {
     len(PPIC.items)} | {len(PIH.items)}
+
+
+def test_enrolment_fields_of_one_row_keep_their_inputs_level(live_server, page, nurse_a,
+                                                             clinic_a):
+    """A label that wraps ("Age at baseline (years) (optional)") must not push its input
+    below the others of its row."""
+    page.set_viewport_size({"width": 1024, "height": 900})
+    sign_in(page, live_server, nurse_a)
+    page.get_by_role("link", name="Enrol a patient").click()
+    rows = page.evaluate("""() => {
+        const age = document.querySelector('input[name="age"]');
+        const grid = age.closest('.field-grid');
+        const rows = {};
+        for (const field of grid.querySelectorAll(':scope > .field')) {
+            const control = field.querySelector('input, select');
+            if (!control) continue;
+            const bottom = Math.round(field.getBoundingClientRect().bottom);
+            (rows[bottom] = rows[bottom] || []).push(control.getBoundingClientRect().top);
+        }
+        return Object.values(rows);
+    }""")
+    assert any(len(tops) > 1 for tops in rows)  # the grid has rows of several fields
+    for tops in rows:
+        assert max(tops) - min(tops) <= 2, rows
