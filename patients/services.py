@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinics.models import Clinic
-from core.signals import data_changed
+from core.signals import COMPLETED, LOST, WITHDRAWN, data_changed, followup_closed
 
 from .characteristics import CHARACTERISTIC_CODES
 from .models import FollowUpStatus, LostReason, Patient, PatientAccessLog, Withdrawal
@@ -146,6 +146,7 @@ def patient_withdraw(*, patient: Patient, withdrawn_on: dt.date, reason: str,
     if patient.followup_status != FollowUpStatus.COMPLETED:
         _set_followup_status(patient=patient, status=FollowUpStatus.LOST,
                              lost_reason=LostReason.WITHDREW, by=by, reason="withdrawal")
+    followup_closed(patient=patient, reason=WITHDRAWN)
     data_changed(reason=f"patient {patient.study_id} withdrew", patient_id=patient.pk)
     return withdrawal
 
@@ -163,6 +164,7 @@ def patient_mark_lost(*, patient: Patient, lost_reason: str, by: AbstractBaseUse
                               "(withdrew).")
     _set_followup_status(patient=patient, status=FollowUpStatus.LOST, lost_reason=lost_reason,
                          by=by, reason=reason)
+    followup_closed(patient=patient, reason=LOST)
     data_changed(reason=f"patient {patient.study_id} lost to follow-up", patient_id=patient.pk)
     return patient
 
@@ -182,6 +184,7 @@ def patient_mark_followup_completed(*, patient: Patient, by: AbstractBaseUser | 
     if patient.followup_status != FollowUpStatus.COMPLETED:
         _set_followup_status(patient=patient, status=FollowUpStatus.COMPLETED, lost_reason="",
                              by=by, reason="follow-up completed")
+        followup_closed(patient=patient, reason=COMPLETED)
 
 
 def patient_access_record(*, patient: Patient, user: AbstractBaseUser, path: str

@@ -10,14 +10,13 @@ class RemindersConfig(AppConfig):
 
     def ready(self) -> None:
         # A withdrawal or a completed follow-up erases the address in the same transaction
-        # (core's data-changed signal names the patient; bulk changes wait for the sweep).
-        from core.signals import clinical_data_changed
+        # (core's followup_closed event; bulk imports wait for the hourly sweep).
+        from core.signals import patient_followup_closed
 
         from .services import contacts_erase_closed
 
-        def erase_if_closed(sender, *, patient_id: int | None = None, **kwargs) -> None:
-            if patient_id is not None:
-                contacts_erase_closed(patient_id=patient_id)
+        def erase_on_close(sender, *, patient, reason: str, **kwargs) -> None:
+            contacts_erase_closed(patient_id=patient.pk)
 
-        clinical_data_changed.connect(erase_if_closed, weak=False,
-                                      dispatch_uid="reminders.erase_if_closed")
+        patient_followup_closed.connect(erase_on_close, weak=False,
+                                        dispatch_uid="reminders.erase_on_close")

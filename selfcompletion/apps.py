@@ -10,15 +10,15 @@ class SelfCompletionConfig(AppConfig):
 
     def ready(self) -> None:
         # A withdrawal erases the patient's unsent link and tablet answers in the same
-        # transaction (core's data-changed signal names the patient), as reminders erase
-        # the address. Kept apart (services.erase_link_drafts) for a later named event.
-        from core.signals import clinical_data_changed
+        # transaction (core's followup_closed event, reason withdrawn), as reminders erase
+        # the address.
+        from core.signals import WITHDRAWN, patient_followup_closed
 
         from .services import erase_link_drafts
 
-        def erase_if_withdrawn(sender, *, patient_id: int | None = None, **kwargs) -> None:
-            if patient_id is not None:
-                erase_link_drafts(patient_id)
+        def erase_if_withdrawn(sender, *, patient, reason: str, **kwargs) -> None:
+            if reason == WITHDRAWN:
+                erase_link_drafts(patient)
 
-        clinical_data_changed.connect(erase_if_withdrawn, weak=False,
-                                      dispatch_uid="selfcompletion.erase_if_withdrawn")
+        patient_followup_closed.connect(erase_if_withdrawn, weak=False,
+                                        dispatch_uid="selfcompletion.erase_if_withdrawn")

@@ -187,7 +187,7 @@ def erase_link_drafts(patient: Patient | int) -> int:
     A draft is never research data (only a sent questionnaire is), so after a withdrawal
     nothing keeps it, whatever the patient chose for the data already collected. Does
     nothing for a patient who has not withdrawn. One UPDATE; returns the rows changed.
-    `patient`: the patient or its primary key (core's data-changed signal names the pk).
+    `patient`: the patient or its primary key (the pk is accepted too).
     """
     patient_id = patient.pk if isinstance(patient, Patient) else patient
     return (Invitation.objects

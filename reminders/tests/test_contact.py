@@ -173,3 +173,47 @@ def test_a_withdrawal_erases_the_address_in_its_own_transaction(contact, nurse_a
                      reason="", keep_collected_data=True, by=nurse_a)
     contact.refresh_from_db()
     assert contact.email_encrypted == "" and contact.erased_at is not None
+
+
+def test_a_plain_baseline_save_runs_no_erasure(contact, nurse_a):
+    """Only followup_closed erases: saving the baseline again (a data change, not a
+    closed follow-up) sends no UPDATE to the address table."""
+    from django.test.utils import CaptureQueriesContext
+
+    from questionnaires.models import Administration
+    from questionnaires.services import administration_save
+    from tests.factories import full_answers
+
+    table = ReminderContact._meta.db_table
+    baseline = Administration.objects.get(patient=contact.patient, timepoint="baseline")
+    with CaptureQueriesContext(connection) as queries:
+        administration_save(patient=contact.patient, timepoint="baseline",
+                            administered_on=BASELINE_ON, by=nurse_a, complete=True,
+                            answers={**full_answers(), "bpi_worst": 2},
+                            base_version=baseline.version, reason="keying error")
+    print([q["sql"][:90] for q in queries.captured_queries ])
+    assert queries.captured_queries  # the save itself was captured
+    assert not [q["sql"] for q in queries.captured_queries
+                if q["sql"].startswith("UPDATE") and table in q["sql"]]
+
+
+def test_followup_closed_is_sent_once_with_its_reason(contact, nurse_a, clock):
+    from core.signals import patient_followup_closed
+    from patients.services import patient_mark_lost, patient_withdraw
+    from tests.factories import enrol_patient
+
+    sent: list[tuple[str, str]] = []
+
+    def record(sender, *, patient, reason, **kwargs):
+        sent.append((patient.study_id, reason))
+
+    patient_followup_closed.connect(record, dispatch_uid="test.record")
+    try:
+        other = enrol_patient(clinic=contact.patient.clinic, by=nurse_a,
+                              consented_on=BASELINE_ON)
+        patient_mark_lost(patient=other, lost_reason="did_not_attend", by=nurse_a)
+        patient_withdraw(patient=contact.patient, withdrawn_on=contact.patient.consented_on,
+                         reason="", keep_collected_data=True, by=nurse_a)
+    finally:
+        patient_followup_closed.disconnect(dispatch_uid="test.record")
+    assert sent == [(other.study_id, "lost"), (contact.patient.study_id, "withdrawn")]
