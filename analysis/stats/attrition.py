@@ -293,6 +293,8 @@ def category_test(table: np.ndarray
 
 COMPLETION_SCORES = ("baseline_bpi_severity", "baseline_ppic_partnership",
                      "baseline_pih_overall")
+# Table 2's patient-level dummies (regression.COVARIATES without baseline severity, a score
+# here) and the categories that define them; the imputation models use them too.
 COVARIATE_DUMMIES = (("gender", "female"), ("gender", "other"),
                      ("ethnicity", "white_british"), ("education", "below_a_level"),
                      ("education", "a_level_or_above"), ("pain_years_group", "5to7"),

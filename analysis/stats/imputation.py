@@ -34,7 +34,7 @@ from scipy import stats
 
 from questionnaires.instruments import SCALES_BY_CODE
 
-from .attrition import followup_groups
+from .attrition import CHARACTERISTICS, COVARIATE_DUMMIES, followup_groups
 from .regression import fit_model, model_frame, select_rows
 from .results import OUTCOMES, VARIANTS
 
@@ -51,15 +51,6 @@ SCORE_COLUMNS = tuple(f"{t}_{code}" for t in TIMEPOINTS for code in SCORE_CODES)
 PASSIVE = "pih_overall"
 DOMAIN_ITEMS = {code: len(SCALES_BY_CODE[code].items) for code in
                 ("pih_knowledge", "pih_side_effects", "pih_symptoms", "pih_adherence")}
-# Table 2's patient-level dummies (regression.COVARIATES without baseline severity, a score
-# here) and the categories that define them.
-COVARIATE_DUMMIES = (("gender", "female"), ("gender", "other"),
-                     ("ethnicity", "white_british"), ("education", "below_a_level"),
-                     ("education", "a_level_or_above"), ("pain_years_group", "5to7"),
-                     ("pain_years_group", "ge8"), ("pain_sites_group", "2"),
-                     ("pain_sites_group", "ge3"))
-CHARACTERISTICS = ("age", "gender", "ethnicity", "education", "pain_years_group",
-                   "pain_sites_group")
 RIDGE = 1e-5  # mice's ridge: X'X + ridge * diag(X'X), so a near-collinear predictor is drawn
 
 
