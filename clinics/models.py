@@ -5,14 +5,15 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 # The roles are defined with the role policy (core.permissions); re-exported here.
-from core.permissions import Role
+from core.permissions import STUDY_WIDE_ROLES, Role
 
 __all__ = ["Clinic", "Membership", "Role"]
 
-# The prefix of the study-ID rule (patients.validators.STUDY_ID_REGEX: "[A-Z0-9]{1,10}", a
-# dash, a number): capital letters and digits only, so a code can neither break a study ID
-# nor start a formula in a spreadsheet ("=1+1"). \Z, not $ (no final newline).
-CLINIC_CODE_REGEX = r"^[A-Z0-9]{1,10}\Z"
+# The prefix of every study ID (patients.validators builds the study-ID rule on it): capital
+# letters and digits only, so a code can neither break a study ID nor start a formula in a
+# spreadsheet ("=1+1"). \Z, not $ (no final newline).
+CLINIC_CODE_PATTERN = r"[A-Z0-9]{1,10}"
+CLINIC_CODE_REGEX = rf"^{CLINIC_CODE_PATTERN}\Z"
 clinic_code_validator = RegexValidator(
     CLINIC_CODE_REGEX, code="invalid_clinic_code",
     message="Use capital letters and digits only (up to 10), e.g. A or LEEDS2: the code "
@@ -59,7 +60,5 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         # A study-wide role holds at every clinic, whichever clinic carries it.
-        from core.permissions import STUDY_WIDE_ROLES
-
         where = "(all clinics)" if self.role in STUDY_WIDE_ROLES else f"at {self.clinic.code}"
         return f"{self.user} – {self.get_role_display()} {where}"

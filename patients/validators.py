@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
+from clinics.models import CLINIC_CODE_PATTERN
+
 if TYPE_CHECKING:  # models import this module (the study-ID field's validator)
     from .models import Withdrawal
 
 # The clinic code (capital letters and digits), a dash and a number, e.g. A-017.
 # \Z, not $: "$" also matches before a final newline ("A-017\n" would pass).
-STUDY_ID_REGEX = r"^[A-Z0-9]{1,10}-[0-9]{1,6}\Z"
+STUDY_ID_REGEX = rf"^{CLINIC_CODE_PATTERN}-[0-9]{{1,6}}\Z"
 
 study_id_validator = RegexValidator(
     STUDY_ID_REGEX, message="Use the clinic code, a dash and a number, e.g. A-017.",
