@@ -28,6 +28,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from django.utils import timezone
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/pc_h3_bench"
@@ -82,7 +84,7 @@ def seed() -> dict:
                     " django_session CASCADE")
     clinics = Clinic.objects.bulk_create(
         [Clinic(code=f"K{i}", name=f"Bench clinic {i}") for i in range(CLINICS)])
-    today = dt.date.today()
+    today = timezone.localdate()
     patients = Patient.objects.bulk_create([
         Patient(clinic=clinic, study_id=f"{clinic.code}-{n:04d}",
                 consented_on=today - dt.timedelta(days=n % 150 + 1), consent_form_version="v1",

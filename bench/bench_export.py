@@ -58,6 +58,7 @@ def seed(patients: int, reseed: bool) -> None:
     import numpy as np
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+    from django.utils import timezone
 
     from clinics.models import Clinic
     from patients.models import Patient
@@ -78,7 +79,7 @@ def seed(patients: int, reseed: bool) -> None:
     rng = np.random.default_rng(5)
     clinics = [Clinic.objects.get_or_create(code=f"K{i}", defaults={"name": f"Clinic {i}"})[0]
                for i in range(CLINICS)]
-    today = dt.date.today()
+    today = timezone.localdate()
     started = time.perf_counter()
     for start in range(0, patients, 5000):
         batch, admins = [], []

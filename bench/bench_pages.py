@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from django.utils import timezone
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench_pages"
@@ -75,7 +77,7 @@ def ensure_interview_contacts() -> None:
                   .order_by("study_id")[:INTERVIEWEES + INVITED + DECLINED])
     statuses = ([InterviewStatus.INTERVIEWED] * INTERVIEWEES + [InterviewStatus.INVITED] * INVITED
                 + [InterviewStatus.DECLINED] * DECLINED)
-    day = dt.date.today() - dt.timedelta(days=30)
+    day = timezone.localdate() - dt.timedelta(days=30)
     for patient, status in zip(completers, statuses, strict=True):
         interviewed = status == InterviewStatus.INTERVIEWED
         interview_contact_save(patient=patient, status=status, by=researcher, invited_on=day,

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from django.utils import timezone
+
 ROOT = Path(__file__).resolve().parents[1]
 BROKERS = {
     "closed port": "redis://127.0.0.1:1/0",
@@ -68,7 +70,7 @@ def entry(broker: str, saves: int) -> dict:
     times = []
     for patient in todo:
         baseline = patient.administrations.get(timepoint="baseline").administered_on
-        day = min(baseline + dt.timedelta(days=90), dt.date.today())
+        day = min(baseline + dt.timedelta(days=90), timezone.localdate())
         started = time.perf_counter()
         administration_save(patient=patient, timepoint="followup", administered_on=day,
                             answers=answers, by=None, complete=True)

@@ -13,6 +13,7 @@ import uuid
 from crispy_forms.layout import Div, Layout
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from core.forms import AccessibleFormMixin, DayMonthYearField, section
 
@@ -24,7 +25,7 @@ STUDY_ID_VALIDATORS = Patient._meta.get_field("study_id").validators
 
 
 def _not_in_future(value: dt.date) -> None:
-    if value > dt.date.today():
+    if value > timezone.localdate():
         raise ValidationError("The date cannot be in the future.")
 
 

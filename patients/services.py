@@ -87,7 +87,7 @@ def patient_enrol(*, clinic: Clinic, consented_on: dt.date, consent_form_version
     lock, so they hold for posts arriving at the same moment.
     """
     _check_characteristics(characteristics)
-    if consented_on > dt.date.today():
+    if consented_on > timezone.localdate():
         raise ValidationError({"consented_on": "The consent date cannot be in the future."})
     # Enrolments at a clinic queue on its row (which also holds the study ID counter), so
     # a repeated submission waiting here sees the patient the first one committed.

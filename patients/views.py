@@ -5,13 +5,12 @@ questionnaires.views (URL names patients:detail and patients:history stay).
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinics.selectors import clinics_for_user
@@ -37,7 +36,7 @@ def patient_enrol(request: HttpRequest, code: str) -> HttpResponse:
     clinic = get_object_or_404(clinics_for_user(user=request.user), code=code)
     require_edit(request, clinic)
     form = EnrolForm(request.POST or None, clinic_code=clinic.code, initial={
-        "consented_on": dt.date.today(), "consent_taken_by": _staff_name(request)})
+        "consented_on": timezone.localdate(), "consent_taken_by": _staff_name(request)})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -85,7 +84,7 @@ def patient_withdraw(request: HttpRequest, study_id: str) -> HttpResponse:
     if withdrawal_or_none(patient) is not None:
         messages.info(request, f"{patient.study_id} has already withdrawn.")
         return redirect("patients:detail", study_id=patient.study_id)
-    form = WithdrawForm(request.POST or None, initial={"withdrawn_on": dt.date.today()})
+    form = WithdrawForm(request.POST or None, initial={"withdrawn_on": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         # Withdrawal cannot be undone: a valid form first shows what will happen, and only

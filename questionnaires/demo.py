@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils import timezone
 
 from questionnaires.instruments import BPI, ITEM_CODES, PIH, PPIC
 
@@ -132,7 +133,7 @@ def generate_demo_cohort(*, n_patients: int = 147, n_clinics: int = 3, seed: int
                          end_date: dt.date | None = None) -> DemoCohort:
     """The synthetic cohort; same arguments, same cohort."""
     rng = np.random.default_rng(seed)
-    end = (end_date or dt.date.today()).toordinal()
+    end = (end_date or timezone.localdate()).toordinal()
     codes = clinic_codes(n_clinics)
     patients = _patients(rng, n_patients, n_clinics, end, codes)
     latent = _latent_levels(rng, patients, n_clinics)

@@ -11,6 +11,7 @@ import datetime as dt
 from crispy_forms.layout import HTML, Div, Field, Layout
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 
@@ -53,7 +54,7 @@ def _item_field(item) -> forms.ChoiceField:
 def initial_from(administration: Administration | None) -> dict:
     """Form values for a stored administration (a new one starts dated today)."""
     if administration is None:
-        return {"administered_on": dt.date.today(), "pih_form_version": PihFormVersion.CURRENT}
+        return {"administered_on": timezone.localdate(), "pih_form_version": PihFormVersion.CURRENT}
     # A completed form's empty item was a decision ("Not answered"); in a draft it may
     # simply not have been keyed yet, so it stays unselected.
     empty = NOT_ANSWERED if administration.is_complete else ""

@@ -78,7 +78,7 @@ def _check_dates(*, patient: Patient, timepoint: str, administered_on: dt.date,
     """other: the date of the patient's administration at the other timepoint, if any."""
     problems = dates.date_problems(timepoint=timepoint, administered_on=administered_on,
                                    consented_on=patient.consented_on, other_on=other,
-                                   today=dt.date.today())
+                                   today=timezone.localdate())
     if problems:
         first = problems[0]
         raise ValidationError({dates.FIELDS[first]: _DATE_MESSAGES[first]})

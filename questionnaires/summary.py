@@ -6,9 +6,10 @@ missing is worked out again here, from the same pure scoring module.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils import timezone
 
 from patients.models import Patient
 from patients.worklist import STATUS_BY_CODE, FollowUpDates, Status, followup_dates, worklist_status
@@ -67,7 +68,7 @@ def patient_status(patient: Patient, panels: list[dict], *, withdrawn: bool
     """The worklist status of the patient, and the follow-up dates once baseline is done."""
     baseline, followup = (panel["administration"] for panel in panels)
     code = worklist_status(
-        today=dt.date.today(), withdrawn=withdrawn, followup_status=patient.followup_status,
+        today=timezone.localdate(), withdrawn=withdrawn, followup_status=patient.followup_status,
         baseline_on=baseline.administered_on if baseline else None,
         baseline_complete=bool(baseline and baseline.is_complete),
         followup_complete=bool(followup and followup.is_complete))

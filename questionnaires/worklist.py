@@ -10,6 +10,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from clinics.models import Clinic
 from patients.models import Patient
 from patients.worklist import STATUS_BY_CODE, STATUSES, URGENCY, WorklistRow, worklist_row
@@ -69,7 +71,7 @@ def clinic_worklist(*, clinic: Clinic, today: dt.date | None = None, status: str
 
     Two queries, whatever the number of patients.
     """
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     rows = [worklist_row(values, today) for values in _patient_values(clinic)]
     counts = Counter(row.status.code for row in rows)
     total = len(rows)

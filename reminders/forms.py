@@ -5,12 +5,13 @@ import datetime as dt
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from core.forms import AccessibleFormMixin, DayMonthYearField
 
 
 def _not_in_future(value: dt.date) -> None:
-    if value > dt.date.today():
+    if value > timezone.localdate():
         raise ValidationError("The date cannot be in the future.")
 
 

@@ -1,13 +1,12 @@
 """The nurse's reminder address page and the patient's "stop reminders" page."""
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -25,7 +24,7 @@ def contact_edit(request: HttpRequest, study_id: str) -> HttpResponse:
     """Record or change the patient's reminder address (nurses of the clinic only)."""
     patient = patient_for_clinic_nurse(request, study_id)
     contact = contact_or_none(patient)
-    initial = {"consented_on": dt.date.today()}
+    initial = {"consented_on": timezone.localdate()}
     if contact is not None and contact.active:
         initial = {"email": contact.email, "consented_on": contact.consented_on}
     form = ReminderContactForm(request.POST or None, initial=initial)

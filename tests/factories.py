@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -42,7 +44,7 @@ def enrol_patient(*, clinic, by, consented_on: dt.date | None = None, **kwargs):
                            education="below_a_level", pain_years=6, pain_sites=2)
     characteristics.update(kwargs)
     return patient_enrol(
-        clinic=clinic, consented_on=consented_on or dt.date.today() - dt.timedelta(days=100),
+        clinic=clinic, consented_on=consented_on or timezone.localdate() - dt.timedelta(days=100),
         consent_form_version="v1.0", consent_taken_by="Nurse A", by=by, **characteristics)
 
 

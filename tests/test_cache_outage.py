@@ -17,6 +17,7 @@ import time
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from core import cache_safety
 from patients.models import Patient
@@ -27,7 +28,7 @@ from tests.factories import full_answers
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REDIS_PORT = 6391
-TODAY = dt.date.today()
+TODAY = timezone.localdate()
 
 
 def _redis_cache(port: int) -> dict:

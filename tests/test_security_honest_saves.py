@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.models import Patient
 from questionnaires.models import Administration
@@ -25,7 +26,7 @@ from tests.factories import full_answers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TODAY = dt.date.today()
+TODAY = timezone.localdate()
 APPS = ("core", "clinics", "patients", "questionnaires", "selfcompletion", "reminders",
         "analysis")
 

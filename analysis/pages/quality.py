@@ -126,7 +126,7 @@ def stale_drafts(*, now: dt.datetime | None = None) -> QualityList:
 
 
 def overdue_followups(*, today: dt.date | None = None) -> QualityList:
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     # Past the due day <=> the baseline is older than FOLLOWUP_DUE_DAYS: a comparison with
     # one date, so the database filters and counts. The label still comes from the
     # worklist's rule, for the rows shown.
@@ -169,7 +169,7 @@ def quality_lists() -> list[QualityList]:
     the time of day and are read every time (drafts are few)."""
     from .interview_selectors import data_version
 
-    key = (data_version(), dt.date.today())
+    key = (data_version(), timezone.localdate())
     cached = _latest.get("lists")
     if cached is None or cached[0] != key:
         cached = (key, [missing_scores(), followups_outside_window(), overdue_followups()])

@@ -9,6 +9,7 @@ import datetime as dt
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from patients.models import FollowUpStatus, Patient
 
@@ -52,7 +53,7 @@ def interview_contact_save(*, patient: Patient, status: str, by: AbstractBaseUse
     if patient.followup_status != FollowUpStatus.COMPLETED:
         raise ValidationError({"study_id": f"{patient.study_id} has not completed the "
                                            "follow-up: only completers are eligible."})
-    if interviewed_on and interviewed_on > dt.date.today():
+    if interviewed_on and interviewed_on > timezone.localdate():
         raise ValidationError({"interviewed_on": "The interview date cannot be in the future."})
     # Lock the patient: a double submission waits here instead of inserting twice.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()

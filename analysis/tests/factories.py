@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from django.utils import timezone
 
 from clinics.models import Clinic
 from patients.models import FollowUpStatus, LostReason, Patient
@@ -45,7 +46,7 @@ def build_cohort(*, seed: int = 7, sizes: dict[str, int] | None = None,
     """Clinics, patients and complete administrations; returns the patients."""
     rng = np.random.default_rng(seed)
     sizes = sizes or {"A": 45, "B": 70, "C": 32}
-    today = dt.date.today()
+    today = timezone.localdate()
     patients, administrations = [], []
     for code, size in sizes.items():
         clinic, _ = Clinic.objects.get_or_create(code=code, defaults={"name": f"Clinic {code}"})

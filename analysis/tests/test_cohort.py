@@ -2,6 +2,7 @@
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from analysis.stats.cohort import fingerprint, load_cohort, patients_wide
 from patients.services import patient_withdraw
@@ -49,14 +50,14 @@ def test_cohort_leaves_out_draft_administrations(make_patient, make_administrati
 def test_cohort_leaves_out_a_withdrawn_patient_whose_data_may_not_be_kept(
         two_patients, nurse_a):
     first, second = two_patients
-    patient_withdraw(patient=second, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=second, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=False, by=nurse_a)
     assert set(load_cohort()["study_id"]) == {first.study_id}
 
 
 def test_cohort_keeps_a_withdrawn_patient_whose_data_may_be_kept(two_patients, nurse_a):
     first, second = two_patients
-    patient_withdraw(patient=second, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=second, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     assert set(load_cohort()["study_id"]) == {first.study_id, second.study_id}
 

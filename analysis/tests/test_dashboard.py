@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from statsmodels.stats.power import TTestPower
 
 from analysis.models import InterviewContact, ModelRun, RunStatus, StudyTarget
@@ -271,12 +272,12 @@ def test_statistician_sees_interviews_but_cannot_record(client, statistician, co
 def test_followup_rate_is_among_patients_whose_window_has_closed(client, researcher, cohort,
                                                                    settings):
     # five patients without a follow-up had their baseline recently: not yet due
-    recent = dt.date.today() - dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS - 5)
+    recent = timezone.localdate() - dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS - 5)
     waiting = list(Patient.objects.exclude(administrations__timepoint="followup")
                    .values_list("pk", flat=True)[:5])
     Administration.objects.filter(patient__in=waiting, timepoint="baseline").update(
         administered_on=recent)
-    closed = dt.date.today() - dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS)
+    closed = timezone.localdate() - dt.timedelta(days=settings.FOLLOWUP_WINDOW_END_DAYS)
     due = Patient.objects.filter(administrations__timepoint="baseline",
                                  administrations__administered_on__lt=closed)
     followed = due.filter(pk__in=Administration.objects.filter(timepoint="followup")

@@ -12,7 +12,7 @@ from tests.factories import full_answers
 
 
 def _ago(days: int) -> dt.date:
-    return dt.date.today() - dt.timedelta(days=days)
+    return timezone.localdate() - dt.timedelta(days=days)
 
 
 def test_missing_score_is_listed_with_the_reason(make_patient, make_administration):

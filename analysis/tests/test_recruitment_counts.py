@@ -1,7 +1,6 @@
 """The recruitment table counts a withdrawal once, as "Consent withdrawn" (issue 14)."""
-import datetime as dt
-
 import pytest
+from django.utils import timezone
 
 from analysis.pages.dashboard import recruitment_table
 from patients.services import patient_mark_lost, patient_withdraw
@@ -13,7 +12,7 @@ def test_a_withdrawal_counts_once_and_lost_rows_count_other_reasons(nurse_a, mak
     withdrew, did_not_attend, _active = make_patient(), make_patient(), make_patient()
     for patient in (withdrew, did_not_attend):
         make_administration(patient)
-    patient_withdraw(patient=withdrew, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=withdrew, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     patient_mark_lost(patient=did_not_attend, lost_reason="did_not_attend", by=nurse_a)
     table = recruitment_table()

@@ -10,7 +10,6 @@ busy during the backup) runs everywhere, on files in tmp_path.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -27,6 +26,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from core import backup as backup_module
 from core.backup import connection_to_url
@@ -54,7 +54,7 @@ def seed_study(wording_file: str) -> None:
     patient = enrol_patient(clinic=clinic, by=nurse)
     save_administration(patient, by=nurse)
     patient_update(patient=patient, by=nurse, reason="age keyed wrongly", age=49)
-    patient_withdraw(patient=patient, withdrawn_on=dt.date.today(), reason="moved away",
+    patient_withdraw(patient=patient, withdrawn_on=timezone.localdate(), reason="moved away",
                      keep_collected_data=True, by=nurse)
     call_command("load_item_wording", wording_file, source="test licence", stdout=StringIO())
 

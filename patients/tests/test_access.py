@@ -1,10 +1,9 @@
 """Who may see and change what, on every patient URL; and the access log."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.models import Patient, PatientAccessLog, Withdrawal
 from questionnaires.models import Administration
@@ -62,7 +61,7 @@ def test_read_only_roles_get_403_on_every_write(client, request, patient, role, 
                                                 method):
     client.force_login(request.getfixturevalue(role))
     data = entry_data(full_answers(), administered_on=patient.consented_on)
-    data.update(withdrawn_on=dt.date.today().isoformat(), keep_collected_data="yes",
+    data.update(withdrawn_on=timezone.localdate().isoformat(), keep_collected_data="yes",
                 lost_reason="discharged", age="50", reason="test")
     response = getattr(client, method)(_url(name, extra, patient), data)
     assert response.status_code == 403
@@ -76,7 +75,7 @@ def test_read_only_roles_get_403_on_every_write(client, request, patient, role, 
 def test_read_only_roles_cannot_enrol(client, request, clinic_a, role):
     client.force_login(request.getfixturevalue(role))
     response = client.post(reverse("patients:enrol", args=["A"]), {
-        "consent_given": "on", "consented_on": dt.date.today().isoformat(),
+        "consent_given": "on", "consented_on": timezone.localdate().isoformat(),
         "consent_form_version": "v1", "consent_taken_by": "X"})
     assert response.status_code == 403
     assert not Patient.objects.exists()

@@ -9,12 +9,13 @@ import pytest
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.models import Patient
 from patients.services import FORM_REPEAT_WINDOW, patient_enrol
 from tests.factories import make_user
 
-CONSENT = dt.date.today() - dt.timedelta(days=3)
+CONSENT = timezone.localdate() - dt.timedelta(days=3)
 FIELDS = {"consented_on": CONSENT, "consent_form_version": "v1.2",
           "consent_taken_by": "Sister Jones", "age": 40, "gender": "female"}
 

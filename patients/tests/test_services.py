@@ -4,6 +4,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from patients.models import Patient
 from patients.services import patient_enrol, patient_mark_lost, patient_update, patient_withdraw
@@ -30,7 +31,7 @@ def test_typed_in_study_id_must_be_unique(make_patient):
 
 def test_enrolment_without_consent_form_version_is_refused(clinic_a, nurse_a):
     with pytest.raises(ValidationError) as excinfo:
-        patient_enrol(clinic=clinic_a, consented_on=dt.date.today(), consent_form_version="",
+        patient_enrol(clinic=clinic_a, consented_on=timezone.localdate(), consent_form_version="",
                       consent_taken_by="Nurse A", by=nurse_a)
     assert "consent_form_version" in excinfo.value.message_dict
     assert not Patient.objects.exists()
@@ -44,7 +45,7 @@ def test_age_outside_18_to_110_is_refused_by_the_database(make_patient):
 
 def test_withdrawal_marks_patient_lost_and_keeps_the_choice(make_patient, nurse_a):
     patient = make_patient()
-    withdrawal = patient_withdraw(patient=patient, withdrawn_on=dt.date.today(),
+    withdrawal = patient_withdraw(patient=patient, withdrawn_on=timezone.localdate(),
                                   reason="moved away", keep_collected_data=False, by=nurse_a)
     patient.refresh_from_db()
     assert (patient.followup_status, patient.lost_reason) == ("lost", "withdrew")

@@ -5,12 +5,13 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.models import Patient
 
 pytestmark = pytest.mark.django_db
 
-TODAY = dt.date.today()
+TODAY = timezone.localdate()
 
 
 def _consent(**extra) -> dict:

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from clinics.models import Clinic
 from patients.models import Patient
@@ -96,7 +97,7 @@ def _bulk_cohort(clinic: Clinic, n: int, *, today: dt.date) -> None:
 
 @pytest.mark.django_db
 def test_worklist_counts_filter_and_search(clinic_a, clinic_b):
-    today = dt.date.today()
+    today = timezone.localdate()
     _bulk_cohort(clinic_a, 9, today=today)
     _bulk_cohort(clinic_b, 3, today=today)
     worklist = clinic_worklist(clinic=clinic_a, today=today)
@@ -117,7 +118,7 @@ def test_withdrawn_patient_shows_as_withdrawn(clinic_a, nurse_a, make_patient,
 
     patient = make_patient()
     make_administration(patient)
-    patient_withdraw(patient=patient, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     assert clinic_worklist(clinic=clinic_a).rows[0].status.code == "withdrawn"
 
@@ -128,7 +129,7 @@ def _queries_at_5_and_500_patients(client, nurse, clinic, *, then=lambda clinic:
     client.force_login(nurse)
     url = reverse("clinics:worklist", args=[clinic.code])
     counts = []
-    for grow in (lambda: _bulk_cohort(clinic, 5, today=dt.date.today()),
+    for grow in (lambda: _bulk_cohort(clinic, 5, today=timezone.localdate()),
                  lambda: _extend(clinic, 495)):
         grow()
         then(clinic)
@@ -153,7 +154,8 @@ def test_worklist_page_runs_the_same_queries_for_5_and_500_patients(client, nurs
 def _extend(clinic: Clinic, n: int) -> None:
     Patient.objects.bulk_create([
         Patient(clinic=clinic, study_id=f"{clinic.code}-9{i:04d}",
-                consented_on=dt.date.today() - dt.timedelta(days=10), consent_form_version="v1",
+                consented_on=timezone.localdate() - dt.timedelta(days=10),
+                consent_form_version="v1",
                 consent_taken_by="Nurse") for i in range(n)])
 
 
@@ -196,7 +198,7 @@ def _outreach_for_everyone(clinic: Clinic) -> None:
     from selfcompletion.models import Invitation
 
     patients = list(Patient.objects.filter(clinic=clinic, invitations__isnull=True))
-    today, now = dt.date.today(), timezone.now()
+    today, now = timezone.localdate(), timezone.now()
     Invitation.objects.bulk_create([
         Invitation(patient=patient, timepoint="followup", channel="link", valid_from=today,
                    valid_until=today + dt.timedelta(days=30), opened_at=now,
@@ -263,7 +265,7 @@ def _one_in_each_state(clinic: Clinic, nurse, today: dt.date) -> None:
 
 @pytest.mark.django_db
 def test_worklist_orders_by_what_needs_doing(clinic_a, nurse_a):
-    today = dt.date.today()
+    today = timezone.localdate()
     _one_in_each_state(clinic_a, nurse_a, today)
     rows = clinic_worklist(clinic=clinic_a, today=today).rows
     assert [row.status.code for row in rows] == [
@@ -274,7 +276,7 @@ def test_worklist_orders_by_what_needs_doing(clinic_a, nurse_a):
 
 @pytest.mark.django_db
 def test_worklist_orders_by_study_id_within_a_status(clinic_a):
-    today = dt.date.today()
+    today = timezone.localdate()
     _bulk_cohort(clinic_a, 6, today=today)  # 1, 4 baseline; 2, 5 due; 3, 6 completed
     rows = clinic_worklist(clinic=clinic_a, today=today).rows
     assert [row.study_id for row in rows] == ["A-0002", "A-0005", "A-0001", "A-0004",
@@ -283,7 +285,7 @@ def test_worklist_orders_by_study_id_within_a_status(clinic_a):
 
 @pytest.mark.django_db
 def test_worklist_other_orders(clinic_a, nurse_a):
-    today = dt.date.today()
+    today = timezone.localdate()
     _one_in_each_state(clinic_a, nurse_a, today)
     by_id = clinic_worklist(clinic=clinic_a, today=today, sort="study_id").rows
     assert [row.study_id for row in by_id] == sorted(s for s, _, _ in STATES)
@@ -297,7 +299,7 @@ def test_worklist_other_orders(clinic_a, nurse_a):
 @pytest.mark.django_db
 def test_worklist_page_sort_parameter_kept_by_filters_search_and_pages(client, nurse_a,
                                                                        clinic_a):
-    _one_in_each_state(clinic_a, nurse_a, dt.date.today())
+    _one_in_each_state(clinic_a, nurse_a, timezone.localdate())
     client.force_login(nurse_a)
     url = reverse("clinics:worklist", args=["A"])
 

@@ -31,6 +31,7 @@ from typing import NamedTuple, TextIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from clinics.models import Clinic
 from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS, Characteristic
@@ -628,7 +629,7 @@ def _check_against_database(summaries: PatientSummaries, existing: dict[str, Kno
 def _check_dates(summaries: PatientSummaries, existing: dict[str, KnownPatient],
                  stored: dict[int, dict[str, dt.date]], errors: ErrorList) -> None:
     """Each row's date against the rules of data entry (questionnaires.dates)."""
-    today = dt.date.today()
+    today = timezone.localdate()
     for study_id, number in summaries.index.items():
         patient = existing.get(study_id)
         in_database = stored.get(patient.pk, {}) if patient is not None else {}

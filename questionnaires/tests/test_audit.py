@@ -2,8 +2,6 @@
 old and new values, and the reason for a change after first entry."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -98,7 +96,7 @@ def test_deleting_an_administration_is_recorded_with_its_last_values(make_patien
 
 def test_withdrawal_and_the_status_change_it_causes_are_recorded(make_patient, data_manager):
     patient = make_patient()
-    withdrawal = patient_withdraw(patient=patient, withdrawn_on=dt.date.today(),
+    withdrawal = patient_withdraw(patient=patient, withdrawn_on=timezone.localdate(),
                                   reason="moved away", keep_collected_data=False,
                                   by=data_manager)
     (created,) = withdrawal.history.all()

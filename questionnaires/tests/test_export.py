@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from patients.models import Patient
 from patients.services import patient_withdraw
@@ -87,7 +88,7 @@ def test_scores_are_exported_at_their_stated_precision(make_patient, make_admini
     (row,) = _export()
     assert abs(stored - 200 / 3) < 1e-12        # stored at full precision
     assert row["pih_overall"] == "66.67"        # 66.666..., written at 2 decimals
-    assert row["administered_on"] == (dt.date.today() - dt.timedelta(days=100)).isoformat()
+    assert row["administered_on"] == (timezone.localdate() - dt.timedelta(days=100)).isoformat()
 
 
 def test_export_to_a_file(make_patient, make_administration, tmp_path):
@@ -104,9 +105,9 @@ def test_withdrawn_patient_without_consent_to_keep_data_is_left_out(make_patient
     kept, removed = make_patient(study_id="A-001"), make_patient(study_id="A-002")
     for patient in (kept, removed):
         make_administration(patient)
-    patient_withdraw(patient=kept, withdrawn_on=dt.date.today(), reason="", by=data_manager,
+    patient_withdraw(patient=kept, withdrawn_on=timezone.localdate(), reason="", by=data_manager,
                      keep_collected_data=True)
-    patient_withdraw(patient=removed, withdrawn_on=dt.date.today(), reason="", by=data_manager,
+    patient_withdraw(patient=removed, withdrawn_on=timezone.localdate(), reason="", by=data_manager,
                      keep_collected_data=False)
     assert [row["study_id"] for row in _export()] == ["A-001"]
     assert [row["study_id"] for row in _export(include_withdrawn_excluded=True)] == [

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from clinics.models import Clinic
 from patients.models import FollowUpStatus, Patient
@@ -183,7 +184,7 @@ def test_impossible_date_names_line_and_column(clinics, tmp_path):
 
 
 def test_future_date_is_refused(clinics, tmp_path):
-    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
     path = write_cohort(tmp_path / "c.csv", [cohort_row(administered_on=tomorrow)])
     assert f"line 2, column administered_on: {tomorrow} is in the future" in _import_errors(path)
 
@@ -355,7 +356,7 @@ def test_enrolment_after_an_import_continues_after_the_imported_study_ids(clinic
     from patients.services import patient_enrol
     rows = [cohort_row("A-007"), cohort_row("A-003"), cohort_row("B-040", clinic="B")]
     call_command("import_cohort", str(write_cohort(tmp_path / "c.csv", rows)), stdout=None)
-    patient = patient_enrol(clinic=Clinic.objects.get(code="A"), consented_on=dt.date.today(),
+    patient = patient_enrol(clinic=Clinic.objects.get(code="A"), consented_on=timezone.localdate(),
                             consent_form_version="v1", consent_taken_by="N", by=nurse_a)
     assert patient.study_id == "A-008"
     assert Clinic.objects.get(code="B").next_patient_number == 41

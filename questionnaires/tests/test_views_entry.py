@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from questionnaires.instruments import ITEM_CODES, PPIC
 from questionnaires.models import Administration
@@ -81,7 +82,7 @@ def test_out_of_range_value_is_refused(nurse_client, make_patient):
 def test_new_entry_defaults_to_today(nurse_client, make_patient):
     patient = make_patient()
     page = nurse_client.get(entry_url(patient)).content.decode()
-    assert f'value="{dt.date.today():%d/%m/%Y}"' in page  # typed day/month/year
+    assert f'value="{timezone.localdate():%d/%m/%Y}"' in page  # typed day/month/year
 
 
 def test_correction_of_a_complete_administration_needs_a_reason(nurse_client, make_patient,
@@ -117,7 +118,7 @@ def test_complete_administration_cannot_go_back_to_draft(nurse_client, make_pati
 def test_followup_outside_window_needs_confirmation(nurse_client, make_patient,
                                                    make_administration, settings):
     settings.FOLLOWUP_WINDOW_START_DAYS, settings.FOLLOWUP_WINDOW_END_DAYS = 76, 120
-    patient = make_patient(consented_on=dt.date.today() - dt.timedelta(days=200))
+    patient = make_patient(consented_on=timezone.localdate() - dt.timedelta(days=200))
     baseline = make_administration(patient)
     late = baseline.administered_on + dt.timedelta(days=121)
     response = _post(nurse_client, patient, full_answers(), "followup", administered_on=late)
@@ -137,7 +138,7 @@ def test_followup_outside_window_needs_confirmation(nurse_client, make_patient,
 def test_followup_on_the_last_day_of_the_window_needs_no_confirmation(
         nurse_client, make_patient, make_administration, settings):
     settings.FOLLOWUP_WINDOW_START_DAYS, settings.FOLLOWUP_WINDOW_END_DAYS = 76, 120
-    patient = make_patient(consented_on=dt.date.today() - dt.timedelta(days=200))
+    patient = make_patient(consented_on=timezone.localdate() - dt.timedelta(days=200))
     baseline = make_administration(patient)
     on_time = baseline.administered_on + dt.timedelta(days=120)
     response = _post(nurse_client, patient, full_answers(), "followup", administered_on=on_time)
@@ -203,7 +204,7 @@ def _cohort(make_patient, make_administration, count: int):
     start = Patient.objects.count()
     Patient.objects.bulk_create([
         Patient(clinic=clinic, study_id=f"A-{start + i + 100:04d}",
-                consented_on=dt.date.today() - dt.timedelta(days=100),
+                consented_on=timezone.localdate() - dt.timedelta(days=100),
                 consent_form_version="v1", consent_taken_by="Nurse")
         for i in range(count)])
     return make_patient()

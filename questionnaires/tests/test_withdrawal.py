@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.models import FollowUpStatus, LostReason, Patient
 from patients.services import patient_mark_lost, patient_update, patient_withdraw
@@ -20,7 +21,7 @@ from .entry_helpers import entry_data, entry_url
 
 pytestmark = pytest.mark.django_db
 
-CONSENT = dt.date.today() - dt.timedelta(days=120)
+CONSENT = timezone.localdate() - dt.timedelta(days=120)
 WITHDRAWN_ON = CONSENT + dt.timedelta(days=30)
 NOTE = f"Withdrawn on {WITHDRAWN_ON:%Y-%m-%d}: no further data collection"
 

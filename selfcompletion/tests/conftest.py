@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from tests.factories import full_answers
 
@@ -20,7 +21,7 @@ def _empty_cache():
 @pytest.fixture
 def due_patient(make_patient, make_administration):
     """A patient whose baseline was 100 days ago: inside the 76-120 day window today."""
-    patient = make_patient(consented_on=dt.date.today() - dt.timedelta(days=100))
+    patient = make_patient(consented_on=timezone.localdate() - dt.timedelta(days=100))
     make_administration(patient)
     return patient
 

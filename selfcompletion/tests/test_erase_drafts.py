@@ -1,10 +1,9 @@
 """A withdrawal erases the patient's unsent link (and tablet) answers (issue 15)."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from patients.services import patient_withdraw
 from selfcompletion import selectors
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _withdraw(patient, nurse, *, keep: bool = True) -> None:
-    patient_withdraw(patient=patient, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=keep, by=nurse)
 
 
@@ -31,7 +30,7 @@ def test_a_withdrawal_erases_the_open_links_answers_and_revokes_it(link, due_pat
     _withdraw(due_patient, nurse_a)  # keeping collected data: a draft is not collected data
     invitation.refresh_from_db()
     assert invitation.draft == {} and invitation.revoked_at is not None
-    assert selectors.link_state(invitation, today=dt.date.today()) == selectors.NOT_NEEDED
+    assert selectors.link_state(invitation, today=timezone.localdate()) == selectors.NOT_NEEDED
     page = Client().get(f"/p/{token}/")
     assert b"no longer needed" in page.content and b"bpi_worst" not in page.content
 

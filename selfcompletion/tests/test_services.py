@@ -59,7 +59,7 @@ def test_a_sent_link_even_with_gaps_completes_the_follow_up_so_no_new_link(
 
 def test_no_link_for_a_withdrawn_patient_or_without_baseline(due_patient, make_patient,
                                                              nurse_a):
-    patient_withdraw(patient=due_patient, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=due_patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     with pytest.raises(ValidationError, match="no further data collection"):
         followup_link_ensure(patient=due_patient)
@@ -68,7 +68,7 @@ def test_no_link_for_a_withdrawn_patient_or_without_baseline(due_patient, make_p
 
 
 def test_no_link_once_the_window_has_closed(make_patient, make_administration):
-    patient = make_patient(consented_on=dt.date.today() - dt.timedelta(days=200))
+    patient = make_patient(consented_on=timezone.localdate() - dt.timedelta(days=200))
     make_administration(patient)
     with pytest.raises(ValidationError, match="window closed"):
         followup_link_ensure(patient=patient)
@@ -88,9 +88,9 @@ def test_lookup_by_token_and_code_and_tampering(link):
 
 
 @pytest.mark.parametrize(("change", "state"), [
-    ({"valid_until": dt.date.today() - dt.timedelta(days=1)}, selectors.EXPIRED),
-    ({"valid_from": dt.date.today() + dt.timedelta(days=1),
-      "valid_until": dt.date.today() + dt.timedelta(days=5)}, selectors.NOT_YET_OPEN),
+    ({"valid_until": timezone.localdate() - dt.timedelta(days=1)}, selectors.EXPIRED),
+    ({"valid_from": timezone.localdate() + dt.timedelta(days=1),
+      "valid_until": timezone.localdate() + dt.timedelta(days=5)}, selectors.NOT_YET_OPEN),
     ({"revoked_at": timezone.now()}, selectors.NOT_NEEDED),
     ({"submitted_at": timezone.now()}, selectors.USED),
 ])
@@ -98,15 +98,15 @@ def test_link_states(link, change, state):
     invitation, _ = link
     Invitation.objects.filter(pk=invitation.pk).update(**change)
     invitation.refresh_from_db()
-    assert selectors.link_state(invitation, today=dt.date.today()) == state
+    assert selectors.link_state(invitation, today=timezone.localdate()) == state
 
 
 def test_withdrawn_or_completed_by_a_nurse_means_not_needed(link, due_patient, nurse_a,
                                                            make_administration):
     invitation, _ = link
-    assert selectors.link_state(invitation, today=dt.date.today()) == selectors.USABLE
+    assert selectors.link_state(invitation, today=timezone.localdate()) == selectors.USABLE
     make_administration(due_patient, timepoint="followup")
-    assert selectors.link_state(invitation, today=dt.date.today()) == selectors.NOT_NEEDED
+    assert selectors.link_state(invitation, today=timezone.localdate()) == selectors.NOT_NEEDED
     with pytest.raises(InvitationClosed) as closed:
         invitation_submit(invitation=invitation)
     assert closed.value.state == selectors.NOT_NEEDED
@@ -114,7 +114,7 @@ def test_withdrawn_or_completed_by_a_nurse_means_not_needed(link, due_patient, n
 
 def test_withdrawal_after_issue_closes_the_link(link, due_patient, nurse_a):
     invitation, _ = link
-    patient_withdraw(patient=due_patient, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=due_patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     with pytest.raises(InvitationClosed):
         invitation_draft_save(invitation=invitation, answers={"bpi_worst": 1})
@@ -187,5 +187,5 @@ def test_a_nurse_correction_keeps_the_patient_source(link, every_answer, nurse_a
 def test_unknown_source_is_refused(due_patient, nurse_a):
     with pytest.raises(ValidationError):
         administration_save(patient=due_patient, timepoint="followup",
-                            administered_on=dt.date.today(), answers={}, by=nurse_a,
+                            administered_on=timezone.localdate(), answers={}, by=nurse_a,
                             complete=False, source="fax")

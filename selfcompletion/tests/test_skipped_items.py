@@ -95,7 +95,7 @@ def test_a_sent_link_with_skipped_items_is_exported_and_counted_as_a_link_comple
     followups = [row for row in rows if row["timepoint"] == "followup"]
     assert len(followups) == 1 and followups[0]["bpi_walking"] in ("", None)
     assert followups[0]["bpi_severity"] == pytest.approx(5.25)
-    by_mode = completion_by_mode(due_before=dt.date.today() + dt.timedelta(days=1))
+    by_mode = completion_by_mode(due_before=timezone.localdate() + dt.timedelta(days=1))
     link_row = next(row for row in by_mode["rows"] if row["key"] == "link")
     assert link_row["completed"] == 1 and by_mode["completed"] == 1
 
@@ -177,7 +177,7 @@ def test_the_migration_completes_a_withdrawn_patients_draft_without_completing_f
         link, due_patient, nurse_a):
     invitation, _ = link
     stuck = _stuck_draft(invitation, _worked_example())
-    patient_withdraw(patient=due_patient, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=due_patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     _migrate()
     assert Administration.objects.get(pk=stuck.pk).is_complete

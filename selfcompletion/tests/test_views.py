@@ -9,6 +9,7 @@ import time
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.services import patient_withdraw
 from questionnaires.models import Administration, AdministrationSource
@@ -88,7 +89,7 @@ def test_a_tampered_link_gets_a_clear_page_that_reveals_nothing(link, due_patien
 def test_an_expired_link_reveals_nothing(link, due_patient):
     invitation, token = link
     Invitation.objects.filter(pk=invitation.pk).update(
-        valid_until=dt.date.today() - dt.timedelta(days=1))
+        valid_until=timezone.localdate() - dt.timedelta(days=1))
     response = Client().get(_part(token, 1))
     assert response.status_code == 410 and b"expired" in response.content
     _reveals_nothing(response, due_patient)
@@ -96,7 +97,7 @@ def test_an_expired_link_reveals_nothing(link, due_patient):
 
 def test_withdrawn_patient_link_says_no_longer_needed(link, due_patient, nurse_a):
     _, token = link
-    patient_withdraw(patient=due_patient, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=due_patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     response = Client().get(f"/p/{token}/")
     assert b"no longer needed" in response.content
@@ -294,7 +295,7 @@ def test_a_new_hand_over_resumes_todays_unfinished_one(tablet, every_answer, nur
 
 
 def test_no_hand_over_for_a_withdrawn_patient(client, nurse_a, due_patient):
-    patient_withdraw(patient=due_patient, withdrawn_on=dt.date.today(), reason="",
+    patient_withdraw(patient=due_patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     client.force_login(nurse_a)
     response = client.post(reverse("selfcompletion:hand_to_patient",

@@ -2,10 +2,10 @@
 the outsider's 404, concurrent edits and double clicks. axe-core runs on every page."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from clinics.models import Membership, Role
@@ -172,7 +172,7 @@ def test_withdrawal_from_the_patient_page(live_server, page, nurse_a, make_patie
     expect(page.locator(".error-summary")).to_be_focused()
     axe_check(page)
     page.get_by_label("Leave it out of every analysis and export").check()
-    page.get_by_label("Date consent was withdrawn").fill(dt.date.today().isoformat())
+    page.get_by_label("Date consent was withdrawn").fill(timezone.localdate().isoformat())
     page.get_by_role("button", name="Continue").click()
     # the confirmation step says what will happen; nothing is written before it
     expect(page.get_by_role("heading", level=1)).to_contain_text("Confirm withdrawal")

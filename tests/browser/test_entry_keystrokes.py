@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from questionnaires.instruments import BPI, PIH, PPIC
@@ -65,7 +66,7 @@ def _entry_url(live_server, patient) -> str:
 
 
 def test_whole_paper_form_in_at_most_50_keystrokes(live_server, page, nurse_a, make_patient):
-    today = dt.date.today()
+    today = timezone.localdate()
     patient = make_patient(consented_on=today - dt.timedelta(days=30))
     written_on = today - dt.timedelta(days=3)
     sign_in(page, live_server, nurse_a)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.urls import resolve, reverse
+from django.utils import timezone
 
 from reminders.models import ReminderContact
 from reminders.services import contact_record
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def contact_in_window(clinic_a, nurse_a):
     """A patient whose follow-up window is open today, with a reminder address."""
-    baseline_on = dt.date.today() - dt.timedelta(days=80)
+    baseline_on = timezone.localdate() - dt.timedelta(days=80)
     patient = enrol_patient(clinic=clinic_a, by=nurse_a, consented_on=baseline_on)
     save_administration(patient, by=nurse_a, administered_on=baseline_on)
     return contact_record(patient=patient, email="jo@example.org", consented_on=baseline_on,

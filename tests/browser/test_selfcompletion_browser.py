@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from questionnaires.instruments import INSTRUMENTS
@@ -73,7 +74,7 @@ def test_tablet_journey_by_touch(live_server, new_page, nurse_a, clinic_a, devic
 def test_link_journey_on_a_phone_abandoned_and_resumed(live_server, new_page, nurse_a,
                                                        clinic_a):
     patient = enrol_patient(clinic=clinic_a, by=nurse_a,
-                            consented_on=dt.date.today() - dt.timedelta(days=95))
+                            consented_on=timezone.localdate() - dt.timedelta(days=95))
     save_administration(patient, by=nurse_a)
     invitation, path = followup_link_ensure(patient=patient, by=nurse_a)
     code = link_code(invitation)
@@ -130,13 +131,13 @@ def test_fault_pages_on_a_phone_are_clear_and_accessible(live_server, new_page, 
     links = []
     for _ in range(2):
         patient = enrol_patient(clinic=clinic_a, by=nurse_a,
-                                consented_on=dt.date.today() - dt.timedelta(days=95))
+                                consented_on=timezone.localdate() - dt.timedelta(days=95))
         save_administration(patient, by=nurse_a)
         links.append(followup_link_ensure(patient=patient, by=nurse_a))
     (expired, expired_path), (withdrawn, withdrawn_path) = links
     Invitation.objects.filter(pk=expired.pk).update(
-        valid_until=dt.date.today() - dt.timedelta(days=1))
-    patient_withdraw(patient=withdrawn.patient, withdrawn_on=dt.date.today(), reason="",
+        valid_until=timezone.localdate() - dt.timedelta(days=1))
+    patient_withdraw(patient=withdrawn.patient, withdrawn_on=timezone.localdate(), reason="",
                      keep_collected_data=True, by=nurse_a)
     phone = new_page(PHONE)
     for path, heading in ((expired_path, "This link has expired"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from questionnaires.instruments import INSTRUMENTS
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_scales_stay_on_one_row_with_their_own_anchors(live_server, new_page, nurse_a,
                                                        clinic_a, width):
     patient = enrol_patient(clinic=clinic_a, by=nurse_a,
-                            consented_on=dt.date.today() - dt.timedelta(days=100))
+                            consented_on=timezone.localdate() - dt.timedelta(days=100))
     save_administration(patient, by=nurse_a)
     _, path = followup_link_ensure(patient=patient, by=nurse_a)
     page = new_page({**PHONE, "viewport": {"width": width, "height": 844}})

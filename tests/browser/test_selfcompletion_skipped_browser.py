@@ -12,6 +12,7 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from questionnaires.instruments import INSTRUMENTS
@@ -51,7 +52,7 @@ def _cohort_export_rows(clinic) -> list[dict[str, str]]:
 def test_a_link_sent_with_two_bpi_items_blank_is_complete_everywhere(
         live_server, new_page, nurse_a, clinic_a, researcher):
     patient = enrol_patient(clinic=clinic_a, by=nurse_a,
-                            consented_on=dt.date.today() - dt.timedelta(days=100))
+                            consented_on=timezone.localdate() - dt.timedelta(days=100))
     save_administration(patient, by=nurse_a)
     _, path = followup_link_ensure(patient=patient, by=nurse_a)
 

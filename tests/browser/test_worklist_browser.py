@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser.pages import axe_check, sign_in
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("width", [320, 390, 640])
 def test_worklist_reflows_without_horizontal_scroll(live_server, new_page, nurse_a,
                                                     make_patient, make_administration, width):
-    today = dt.date.today()
+    today = timezone.localdate()
     overdue = make_patient(consented_on=today - dt.timedelta(days=100))
     make_administration(overdue, administered_on=today - dt.timedelta(days=100))
     make_patient()  # baseline to enter
@@ -45,7 +46,7 @@ def test_patient_detail_fits_320_px(live_server, new_page, nurse_a, make_patient
 
 def test_worklist_at_320_px_puts_the_overdue_patient_first(live_server, new_page, nurse_a,
                                                             make_patient, make_administration):
-    today = dt.date.today()
+    today = timezone.localdate()
     done = make_patient()  # enrolled first: the lowest study ID
     make_administration(done, administered_on=today - dt.timedelta(days=100))
     make_administration(done, timepoint="followup", administered_on=today)
