@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "selfcompletion",
     "reminders",
     "analysis",
+    "front",  # the pages composing several apps, above them all
 ]
 
 MIDDLEWARE = [
