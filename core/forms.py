@@ -3,10 +3,13 @@
 Forms only parse and check input; the services do the writing and have the last word
 (their ValidationErrors are shown on the form by `add_service_errors`).
 
-Every form renders with django-crispy-forms (`{% crispy form %}`) through the project's
-own templates: core/_field.html (label, hint and error tied to the input), and
+Every form renders one way: it has AccessibleFormMixin, and the page draws it with
+django-crispy-forms (`{% crispy form %}`) through the project's own templates:
+core/_field.html (label, hint and error tied to the input with aria-describedby) and
 core/crispy/fieldset.html. The page draws the <form> tag, the error summary
-(core/_error_summary.html) and the buttons around it.
+(core/_error_summary.html, in the layout's order) and the buttons around it. Django's own
+forms (sign-in, password pages) get the mixin too (core/otp/forms.py): included field by
+field, their hints were not tied to their inputs.
 """
 from __future__ import annotations
 
