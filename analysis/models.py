@@ -144,12 +144,6 @@ class ModelRun(models.Model):
     def __str__(self) -> str:
         return f"Model run {self.pk} ({self.get_status_display()})"
 
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
 
 class RefitRequest(models.Model):
     """The refit outbox: one row inserted per data change, inside its transaction.

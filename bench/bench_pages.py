@@ -67,7 +67,7 @@ def ensure_interview_contacts() -> None:
     from django.contrib.auth import get_user_model
 
     from analysis.models import InterviewContact, InterviewStatus
-    from analysis.pages.records import interview_contact_save
+    from analysis.services import interview_contact_save
     from patients.models import FollowUpStatus, Patient
 
     if InterviewContact.objects.exists():

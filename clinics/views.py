@@ -22,6 +22,7 @@ from clinics import selectors, services
 from clinics.forms import InviteForm, RoleForm
 from clinics.selectors import clinics_for_user, is_study_wide
 from core.forms import add_service_errors
+from core.otp.forms import NewPasswordForm
 from core.permissions import CAN_MANAGE, requires
 
 log = logging.getLogger("paincohort.people")
@@ -199,6 +200,7 @@ class SetPasswordView(PasswordResetConfirmView):
     """The invited user's one-time link: Django's password-reset confirmation, offered
     whether or not mail is (the data manager may have passed the link on by hand)."""
 
+    form_class = NewPasswordForm
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("clinics:set_password_done")
 

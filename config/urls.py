@@ -4,16 +4,20 @@ apps (the clinic worklist, the patient record and its history) join the "clinics
 above it (core < clinics < ... < analysis < front)."""
 from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetConfirmView, PasswordResetView
 from django.urls import URLPattern, include, path
 
 from clinics import urls as clinics_urls
 from clinics.views import home
 from core.otp import views as two_factor
-from core.otp.forms import SignInForm
+from core.otp.forms import NewPasswordForm, PasswordResetRequestForm, SignInForm
 from core.views import health, when_password_reset_offered
 from front import urls as front_urls
 from patients import urls as patients_urls
+
+# Django's password pages with the project's accessible forms (core.otp.forms).
+PASSWORD_FORMS = {"password_reset": (PasswordResetView, PasswordResetRequestForm),
+                  "password_reset_confirm": (PasswordResetConfirmView, NewPasswordForm)}
 
 
 def _sign_in_pages() -> list[URLPattern]:
@@ -23,6 +27,10 @@ def _sign_in_pages() -> list[URLPattern]:
         if page.name == "login":  # says how many tries are left (core.otp.forms)
             page = URLPattern(page.pattern, LoginView.as_view(authentication_form=SignInForm),
                               page.default_args, page.name)
+        if page.name in PASSWORD_FORMS:
+            view, form = PASSWORD_FORMS[page.name]
+            page = URLPattern(page.pattern, view.as_view(form_class=form), page.default_args,
+                              page.name)
         if page.name.startswith("password_reset"):
             page = URLPattern(page.pattern, when_password_reset_offered(page.callback),
                               page.default_args, page.name)

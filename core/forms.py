@@ -3,14 +3,16 @@
 Forms only parse and check input; the services do the writing and have the last word
 (their ValidationErrors are shown on the form by `add_service_errors`).
 
-Every form renders with django-crispy-forms (`{% crispy form %}`) through the project's
-own templates: core/_field.html (label, hint and error tied to the input), and
+Every form renders one way: it has AccessibleFormMixin, and the page draws it with
+django-crispy-forms (`{% crispy form %}`) through the project's own templates:
+core/_field.html (label, hint and error tied to the input with aria-describedby) and
 core/crispy/fieldset.html. The page draws the <form> tag, the error summary
-(core/_error_summary.html) and the buttons around it.
+(core/_error_summary.html, in the layout's order) and the buttons around it. Django's own
+forms (sign-in, password pages) get the mixin too (core/otp/forms.py): included field by
+field, their hints were not tied to their inputs.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from crispy_forms.helper import FormHelper
@@ -111,9 +113,12 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 # Day, month, year in that order, whatever the browser's locale (a date input follows it):
 # 1/2/2026 or 01/02/2026, with "/", "." or "-"; ISO 2026-02-01 is read too (scripts, tests).
-DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+SEPARATORS = ("/", ".", "-")
+DATE_INPUT_FORMATS = [*(f"%d{first}%m{second}%Y" for first in SEPARATORS for second in SEPARATORS),
+                      "%Y-%m-%d"]
 DATE_FORMAT_ERROR = "Type the date as day/month/year, e.g. 27/03/2026."
+# Typed in the right shape but no such day (31/02/2026): said apart from a wrong shape.
+DATE_SHAPE = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}$|^\d{4}-\d{2}-\d{2}$")
 
 
 class DayMonthYearField(forms.DateField):
@@ -122,21 +127,15 @@ class DayMonthYearField(forms.DateField):
     widget = forms.DateInput(format="%d/%m/%Y", attrs={
         "class": "form-control input--date", "autocomplete": "off", "spellcheck": "false",
         "size": "10"})
+    input_formats = DATE_INPUT_FORMATS
     default_error_messages = {"invalid": DATE_FORMAT_ERROR}
 
     def to_python(self, value):
-        if value in self.empty_values or isinstance(value, dt.date):
-            return super().to_python(value)
-        text = str(value).strip()
-        if match := DAY_MONTH_YEAR.match(text):
-            day, month, year = match.groups()
-        elif match := ISO_DATE.match(text):
-            year, month, day = match.groups()
-        else:
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
         try:
-            return dt.date(int(year), int(month), int(day))
-        except ValueError:
+            return super().to_python(value)
+        except ValidationError:
+            text = str(value).strip()
+            if not DATE_SHAPE.match(text):
+                raise
             raise ValidationError(f"{text} is not a date: {DATE_FORMAT_ERROR[0].lower()}"
                                   f"{DATE_FORMAT_ERROR[1:]}", code="invalid") from None
-

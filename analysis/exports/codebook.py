@@ -61,10 +61,6 @@ class Column:
     decimals: int | None = None   # a float written at this many decimals
 
     @property
-    def is_text(self) -> bool:
-        return self.type in (STRING, CATEGORY)
-
-    @property
     def is_numeric(self) -> bool:
         return self.type in (INTEGER, FLOAT)
 

@@ -25,6 +25,7 @@ from questionnaires.models import Administration, AdministrationStatus, Timepoin
 from ..models import InterviewContact, InterviewStatus, ModelRun, RunStatus
 from ..runs import selectors
 from ..runs.services import model_run_request_now, runs_eagerly
+from ..selectors import study_target_get
 from ..stats.cohort import ANALYSIS_VERSION
 from ..stats.power import sample_size
 from ..stats.results import (
@@ -39,7 +40,6 @@ from ..stats.results import (
 from . import plots
 from .live_counts import recent
 from .outreach import outreach_summary_recent
-from .records import study_target_get
 
 DEFAULT_VARIANT = "paper"
 

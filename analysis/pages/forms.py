@@ -1,14 +1,15 @@
 """Forms of the dashboard: the study target, the interview rule and interview records."""
 from __future__ import annotations
 
+from crispy_forms.layout import Div, Layout
 from django import forms
 
-from core.forms import DayMonthYearField
+from core.forms import AccessibleFormMixin, DayMonthYearField
 
 from ..models import InterviewContact, InterviewStatus, StudyTarget
 
 
-class StudyTargetForm(forms.ModelForm):
+class StudyTargetForm(AccessibleFormMixin, forms.ModelForm):
     """The power calculation's inputs; a data manager changes them with a reason."""
 
     reason = forms.CharField(label="Reason for the change", max_length=100,
@@ -42,7 +43,7 @@ class StudyTargetForm(forms.ModelForm):
         return value
 
 
-class InterviewRuleForm(forms.Form):
+class InterviewRuleForm(AccessibleFormMixin, forms.Form):
     """How Table 3 separates 'unchanged' from a change, and the size of the proposal."""
 
     sd_fraction = forms.FloatField(
@@ -54,6 +55,9 @@ class InterviewRuleForm(forms.Form):
         label="Patients to propose", initial=12, min_value=1, max_value=100, required=False,
         help_text="Size of the maximum-variation sample, including those already invited.")
 
+    def get_layout(self) -> Layout:
+        return Layout(Div("sd_fraction", "proposal_size", css_class="field-grid"))
+
     def values(self) -> tuple[float, int]:
         """The rule and the proposal size, with defaults for anything left empty or bad."""
         data = self.cleaned_data if self.is_valid() else {}
@@ -63,7 +67,7 @@ class InterviewRuleForm(forms.Form):
                 self.fields["proposal_size"].initial if size is None else size)
 
 
-class InterviewContactForm(forms.ModelForm):
+class InterviewContactForm(AccessibleFormMixin, forms.ModelForm):
     """Who was invited, interviewed (when, how long, where) or declined."""
 
     study_id = forms.CharField(label="Study ID", max_length=20)

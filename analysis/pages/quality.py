@@ -9,7 +9,7 @@
 Each list is filtered and counted by the database (one query for up to LIST_LIMIT rows,
 one more for the exact count when there are more), so the Python work does not grow with
 the cohort. The page keeps the lists that need a pass over the whole cohort until the
-data version (analysis.pages.interview_selectors.data_version) or the day changes.
+data version (analysis.interviews.selectors.data_version) or the day changes.
 """
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def quality_lists() -> list[QualityList]:
     """The four lists. Three depend only on the data and the day, so they are kept until
     either changes (each needs a pass over the whole cohort); stale drafts also depend on
     the time of day and are read every time (drafts are few)."""
-    from .interview_selectors import data_version
+    from ..interviews.selectors import data_version
 
     key = (data_version(), timezone.localdate())
     cached = _latest.get("lists")

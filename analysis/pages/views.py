@@ -28,8 +28,8 @@ from core.permissions import (
 )
 from patients.selectors import get_patient_for_user
 
-from .. import exports
-from . import dashboard, interviews, quality, records
+from .. import exports, selectors, services
+from . import dashboard, interviews, quality
 from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
 
 
@@ -67,12 +67,12 @@ def refit_now(request: HttpRequest) -> HttpResponse:
 @requires(CAN_MANAGE)
 def target_edit(request: HttpRequest) -> HttpResponse:
     """A data manager changes the power calculation's inputs."""
-    target = records.study_target_get()
+    target = selectors.study_target_get()
     form = StudyTargetForm(request.POST or None, instance=target)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            records.study_target_update(
+            services.study_target_update(
                 standardised_difference=data["standardised_difference"], power=data["power"],
                 alpha=data["alpha"], by=request.user, reason=data["reason"])
         except ValidationError as error:
@@ -114,7 +114,7 @@ def _save_contact(request: HttpRequest, form: InterviewContactForm) -> bool:
         form.add_error("study_id", f"No patient with study ID {data['study_id']}.")
         return False
     try:
-        records.interview_contact_save(
+        services.interview_contact_save(
             patient=patient, status=data["status"], by=request.user,
             invited_on=data["invited_on"], interviewed_on=data["interviewed_on"],
             duration_minutes=data["duration_minutes"], place=data["place"],

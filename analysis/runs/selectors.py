@@ -23,11 +23,6 @@ def run_in_progress() -> ModelRun | None:
             .order_by("created_at", "id").first())
 
 
-def recent_runs(*, limit: int = 20) -> list[ModelRun]:
-    """The latest runs of any status, newest first (results not loaded)."""
-    return list(ModelRun.objects.defer("results").order_by("-created_at", "-id")[:limit])
-
-
 @dataclass(frozen=True)
 class ChangesSinceFit:
     """Data changes not yet reflected in the latest successful run."""

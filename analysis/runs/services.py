@@ -15,7 +15,8 @@ How a data change becomes a model run:
    adds one to its attempt number, the fencing token: a zombie worker's late writes
    match no row. After MAX_ATTEMPTS a run whose workers keep dying fails with the reason.
 "Refit now" and `manage.py refit` queue a run; without a broker (the embedded default,
-CELERY_TASK_ALWAYS_EAGER) the tick then runs eagerly in the same process.
+CELERY_TASK_ALWAYS_EAGER) the tick's body then runs in the same process. (tasks.py imports
+this module, never the other way round.)
 """
 from __future__ import annotations
 
@@ -145,18 +146,24 @@ def model_run_request_now(*, by: AbstractBaseUser | None, trigger: str
 
     Returns (run, outcome): "unchanged" (the last successful run already covers the data),
     "done" (no broker: the tick ran here, the run has ended) or "queued" (the next tick,
-    within ANALYSIS_REFIT_INTERVAL_SECONDS, starts it on a worker).
+    within ANALYSIS_REFIT_INTERVAL_SECONDS, starts it on a worker; without a broker, the
+    tick here did not end it, and the next one takes it up). Never raises once the run is
+    queued: the tick's own failure is logged.
     """
     run, created = model_run_request(by=by, trigger=trigger)
     if not created:
         return run, "unchanged"
     if not runs_eagerly():
         return run, "queued"
-    from .tasks import refit_tick_task
-
-    refit_tick_task.apply()  # eagerly, in this process, as CELERY_TASK_ALWAYS_EAGER would
+    # The tick's body, here in this process (what the task would run). The run has
+    # committed: if the tick itself breaks (a failing fit is recorded on the run, so this
+    # is the database or the like), the caller still learns that the run is queued.
+    try:
+        refit_tick()
+    except Exception:
+        logger.exception("The refit tick after run %s was queued failed", run.pk)
     run.refresh_from_db()
-    return run, "done"
+    return run, "done" if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else "queued"
 
 
 # --- executing a run ---------------------------------------------------------------------

@@ -118,11 +118,6 @@ def _values(rows: pd.DataFrame, name: str) -> np.ndarray:
     return rows[name].dropna().to_numpy(dtype=float)
 
 
-def _answered(values: pd.Series) -> pd.Series:
-    """Categories given (an empty string or None is missing)."""
-    return values[values.notna() & (values != "")]
-
-
 def median_range_variable(columns: list[Column], tested: list[Column], *, key: str,
                           label: str) -> dict:
     cells = {}

@@ -7,6 +7,11 @@ n = 83.2, rounded up to 84. A two-sample t-test would need 164 per group and a n
 approximation 82, so the paired t-test is the calculation the study used, and the one made
 here. It is computed with the noncentral t distribution (scipy), not with a look-up table,
 so that a data manager can change any of the three inputs.
+
+Not with statsmodels' TTestPower.power, which the tests compare with: its two-sided power
+is NaN when the power is near 1 (the lower tail as nct.cdf, NaN deep in that tail), so a
+search for the smallest n overshoots, e.g. 1151 completers instead of 158 at d = 0.4,
+power 0.95, alpha 0.001 (statsmodels 0.15, scipy 1.17; analysis/tests/test_power.py).
 """
 from __future__ import annotations
 

@@ -3,19 +3,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.pages.interviews import (
+from analysis.interviews.classify import Table3Row, classify, classify_codes, table3, table3_rows
+from analysis.interviews.constants import (
     CATEGORIES,
     CLASSIFIED_SCORES,
     INCREASED,
     LOWERED,
+    MIX_ATTRIBUTES,
+    PAIN_SEVERITY,
+    STATIC_ATTRIBUTES,
     UNCHANGED,
-    Table3Row,
-    classify,
-    classify_codes,
-    max_variation,
-    table3,
-    table3_rows,
 )
+from analysis.interviews.proposal import max_variation
 from questionnaires.instruments import PIH_SCORE_CODES
 
 
@@ -142,7 +141,7 @@ def _reference_max_variation(rows, size, already=(), exclude=()):
     """The greedy as first written (one Python pass per pick): the reference."""
     from collections import Counter
 
-    from analysis.pages.interviews import MIX_ATTRIBUTES, OVERALL
+    from analysis.interviews.constants import OVERALL
 
     kept = set(already) - set(exclude)
     chosen = [row for row in rows if row.study_id in kept]
@@ -196,6 +195,40 @@ def test_vectorised_proposal_equals_the_original_greedy(seed, size):
         rows, size=size, already=already, exclude=exclude)] == expected
 
 
+def test_the_change_in_pain_is_the_last_attribute_and_the_others_are_static():
+    # CompleterData.pool appends the change in pain (it depends on the rule) to the codes
+    # of the other attributes, computed once per data version: the order must agree.
+    assert MIX_ATTRIBUTES[-1] == f"change_{PAIN_SEVERITY}"
+    assert STATIC_ATTRIBUTES == MIX_ATTRIBUTES[:-1]
+    assert not any(name.startswith("change_") for name in STATIC_ATTRIBUTES)
+
+
+def test_the_pages_coded_pool_proposes_as_the_table3_rows_do():
+    from analysis.interviews.completers import CompleterData
+    from analysis.interviews.selectors import COLUMNS
+
+    rng = np.random.default_rng(7)
+    records = []
+    for i in rng.permutation(60):
+        record = {"study_id": f"{'AB'[i % 2]}-{i:03d}", "clinic": "AB"[i % 2],
+                  "age": [None, 25, 40, 62, 80][i % 5],
+                  "gender": ["female", "male", None][i % 3],
+                  "ethnicity": ["white_british", "non_british", None][i % 3 - 1],
+                  "education": ["none", "below_a_level", "a_level_or_above"][i % 3],
+                  "pain_years": [None, 2, 6, 12][i % 4], "pain_sites": [1, 2, 5, None][i % 4]}
+        for code in CLASSIFIED_SCORES:
+            record[f"baseline_{code}"] = float(rng.integers(0, 10))
+            record[f"followup_{code}"] = float(rng.integers(0, 10))
+        records.append(record)
+    data = CompleterData.from_rows([tuple(r.get(c) for c in COLUMNS) for r in records],
+                                   COLUMNS)
+    limits = {code: 1.5 for code in CLASSIFIED_SCORES}
+    rows = table3_rows(records, limits)
+    assert data.pool(limits).propose(size=15, already={"A-010"}, exclude={"B-011"}) == [
+        row.study_id for row in max_variation(rows, size=15, already={"A-010"},
+                                              exclude={"B-011"})]
+
+
 # --- the page: Table 3's groups, queries independent of the cohort's size -------------
 
 def _completer(make_patient, make_administration, study_id, pih=6, **characteristics):
@@ -220,7 +253,7 @@ def _interview_page(client):
 
 def test_table3_on_the_page_shows_the_papers_groups(client, researcher, make_patient,
                                                    make_administration):
-    from analysis.pages.records import interview_contact_save
+    from analysis.services import interview_contact_save
 
     patient = _completer(make_patient, make_administration, "A-001", pain_years=7,
                          pain_sites=3)

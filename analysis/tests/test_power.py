@@ -76,3 +76,27 @@ def test_recruits_needed_allows_for_the_observed_followup_rate():
 def test_invalid_inputs_name_the_input(kwargs, word):
     with pytest.raises(ValueError, match=f"(?i){word}"):
         required_completers(**kwargs)
+
+
+# --- why the power is computed here and not by statsmodels' TTestPower.power -------------
+
+@pytest.mark.parametrize("n", [200, 256, 512])
+def test_statsmodels_two_sided_power_is_nan_at_high_power_where_ours_is_defined(n):
+    # statsmodels 0.15 adds the lower tail as nct.cdf, which scipy returns as NaN deep in
+    # that tail; a search for the smallest n would take NaN for "not enough" and overshoot
+    # (d 0.4, power 0.95, alpha 0.001: 1151 instead of 158). If this starts failing,
+    # statsmodels has fixed it and paired_t_power could call it.
+    assert math.isnan(TTestPower().power(effect_size=0.4, nobs=n, alpha=0.001,
+                                         alternative="two-sided"))
+    # The lower tail is below 1e-15 here (noncentrality 0.4 * sqrt(n) >= 5.6), so the power
+    # is the upper tail alone: statsmodels' one-sided power at alpha / 2.
+    upper = TTestPower().power(effect_size=0.4, nobs=n, alpha=0.0005, alternative="larger")
+    assert paired_t_power(n=n, standardised_difference=0.4, alpha=0.001) == pytest.approx(
+        upper, rel=1e-9)
+
+
+def test_required_completers_at_a_strict_alpha_where_statsmodels_power_is_nan():
+    expected = math.ceil(TTestPower().solve_power(effect_size=0.4, power=0.95, alpha=0.001,
+                                                  alternative="two-sided"))
+    assert required_completers(standardised_difference=0.4, power=0.95, alpha=0.001) \
+        == expected == 158

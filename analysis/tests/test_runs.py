@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -336,6 +336,22 @@ def test_refit_now_without_a_broker_runs_the_tick_here(cohort, nurse_a):
     run, outcome = services.model_run_request_now(by=nurse_a, trigger="Refit now")
     assert (outcome, run.status, run.changes_included) == ("done", RunStatus.SUCCEEDED, 1)
     assert _pending() == 0
+
+
+@WITHOUT_A_BROKER
+def test_refit_now_without_a_broker_says_queued_when_the_tick_itself_breaks(
+        cohort, nurse_a, monkeypatch):
+    # The run has committed; a tick that breaks after it (here: the database going away)
+    # must not turn the request into an error page that hides the queued run.
+    def broken_tick():
+        raise OperationalError("server closed the connection unexpectedly")
+
+    data_changed(reason="test")
+    monkeypatch.setattr(services, "refit_tick", broken_tick)
+    run, outcome = services.model_run_request_now(by=nurse_a, trigger="Refit now")
+    assert (outcome, ModelRun.objects.get(pk=run.pk).status) == ("queued", RunStatus.QUEUED)
+    monkeypatch.undo()
+    assert services.refit_tick() == [run.pk]             # the next tick takes it up
 
 
 @WITH_A_WORKER

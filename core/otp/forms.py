@@ -1,9 +1,10 @@
-"""The sign-in form (with the tries left), and the one field of the two-factor pages."""
+"""The sign-in form (with the tries left), the password pages' forms and the one field of
+the two-factor pages: Django's forms, rendered like every other (core.forms)."""
 from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
 from core.forms import AccessibleFormMixin
@@ -24,7 +25,7 @@ class CodeForm(AccessibleFormMixin, forms.Form):
         self._describe("code")
 
 
-class SignInForm(AuthenticationForm):
+class SignInForm(AccessibleFormMixin, AuthenticationForm):
     """Django's sign-in form; a wrong password also says how many tries are left before
     the user name is locked (core.otp.lockout). Said for any user name, known or not, so
     the message tells nobody which names exist."""
@@ -38,3 +39,11 @@ class SignInForm(AuthenticationForm):
             "locked for %(minutes)s minutes.", code="invalid_login",
             params={"left": f"{left} {'try' if left == 1 else 'tries'} left",
                     "minutes": minutes})
+
+
+class PasswordResetRequestForm(AccessibleFormMixin, PasswordResetForm):
+    """Django's "send me a link" form."""
+
+
+class NewPasswordForm(AccessibleFormMixin, SetPasswordForm):
+    """Django's new-password form (a reset link, or an invited user's first password)."""

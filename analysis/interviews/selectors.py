@@ -4,7 +4,7 @@ Completers are patients with a complete baseline and a complete follow-up whose 
 be analysed (analysis.stats.cohort's rule: no withdrawal, or one that keeps the data). One
 query reads what the page needs of them (characteristics and the classified scores at
 both timepoints), without building the whole cohort frame; the page keeps the result in
-the process until the data version changes.
+the process until the data version changes (analysis.interviews.completers).
 
 The data version is the newest audit-trail entry of the tables the completers come from:
 every write through the application (forms, services, seed and import commands) adds
@@ -20,7 +20,7 @@ from patients.characteristics import CHARACTERISTIC_CODES
 from patients.models import Patient, Withdrawal
 from questionnaires.models import Administration, AdministrationStatus, Timepoint
 
-from .interviews import CLASSIFIED_SCORES
+from .constants import CLASSIFIED_SCORES
 
 CHARACTERISTICS = ("study_id", *CHARACTERISTIC_CODES)
 TIMEPOINTS = (Timepoint.BASELINE.value, Timepoint.FOLLOWUP.value)

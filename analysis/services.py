@@ -1,6 +1,7 @@
 """Writes to the records researchers and data managers keep: study target, interviews.
 
-(Model runs and refits are analysis/runs/; export logging is analysis/exports/log.py.)
+(Reads are analysis/selectors.py; model runs and refits are analysis/runs/; export logging
+is analysis/exports/log.py.)
 """
 from __future__ import annotations
 
@@ -13,13 +14,7 @@ from django.utils import timezone
 
 from patients.models import FollowUpStatus, Patient
 
-from ..models import InterviewContact, StudyTarget
-
-
-def study_target_get() -> StudyTarget:
-    """The one study target row (the study's defaults until a data manager changes them)."""
-    target = StudyTarget.objects.order_by("pk").first()
-    return target if target is not None else StudyTarget()
+from .models import InterviewContact, StudyTarget
 
 
 @transaction.atomic
