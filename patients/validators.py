@@ -4,15 +4,12 @@ withdrawal: no data is collected after consent is withdrawn."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
 from clinics.models import CLINIC_CODE_PATTERN
-
-if TYPE_CHECKING:  # models import this module (the study-ID field's validator)
-    from .models import Withdrawal
 
 # The clinic code (capital letters and digits), a dash and a number, e.g. A-017.
 # \Z, not $: "$" also matches before a final newline ("A-017\n" would pass).
@@ -37,7 +34,15 @@ def withdrawn_note(withdrawn_on: dt.date) -> str:
     return f"Withdrawn on {withdrawn_on:%Y-%m-%d}: no further data collection"
 
 
-def validate_collection_open(withdrawal: Withdrawal | None, *, new_data: bool) -> None:
+class WithdrawalFacts(Protocol):
+    """What the rule reads of a patients.models.Withdrawal (models import this module for
+    the study-ID field's validator, so it cannot import them back)."""
+
+    withdrawn_on: dt.date
+    keep_collected_data: bool
+
+
+def validate_collection_open(withdrawal: WithdrawalFacts | None, *, new_data: bool) -> None:
     """Refuse a write a withdrawal of consent forbids.
 
     new_data: a new administration (refused after any withdrawal: consent no longer
