@@ -132,7 +132,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     missing_reasons: item code -> MissingReason for the items the patient left empty
     (None keeps the stored reasons of the items still empty).
     A repeated identical submission (a double click) returns the stored record unchanged.
-    After a withdrawal of consent nothing new is stored (patients.validators).
+    After a withdrawal of consent nothing new is stored (patients.validators); nothing at
+    all on a signed-off record (patients.signoff).
     """
     if timepoint not in Timepoint.values:
         raise ValidationError({"timepoint": f"Unknown timepoint '{timepoint}'."})
@@ -192,7 +193,9 @@ def administration_confirm(*, administration: Administration,
     """A nurse has checked a patient-completed administration (tablet or link).
 
     Confirming twice keeps the first check; a nurse-keyed administration needs none.
+    Refused on a signed-off record, as every change is.
     """
+    lock_for_data_change(administration.patient)
     locked = Administration.objects.select_for_update().get(pk=administration.pk)
     if locked.source == AdministrationSource.NURSE:
         raise ValidationError("This questionnaire was keyed by a nurse: there is nothing to "

@@ -20,6 +20,7 @@ from core.forms import add_service_errors
 from patients.access import patient_for_request
 from patients.models import FollowUpStatus
 from patients.selectors import withdrawal_or_none
+from patients.signoff import signed_off_note
 from patients.validators import withdrawn_note
 from patients.worklist import STATUSES
 
@@ -76,7 +77,7 @@ def administration_entry(request: HttpRequest, study_id: str, timepoint: str) ->
         "patient": patient, "timepoint": timepoint,
         "timepoint_label": Timepoint(timepoint).label, "form": form, "existing": existing,
         "scores": score_rows(existing) if existing else [], "conflict": conflict,
-        **_withdrawal_context(withdrawal, existing),
+        **_withdrawal_context(withdrawal, existing), **_sign_off_context(patient),
     })
 
 
@@ -104,6 +105,14 @@ def _withdrawal_context(withdrawal, existing) -> dict:
         return {"withdrawn_note": "", "entry_closed": False}
     return {"withdrawn_note": withdrawn_note(withdrawal.withdrawn_on),
             "entry_closed": existing is None or not withdrawal.keep_collected_data}
+
+
+def _sign_off_context(patient) -> dict:
+    """A signed-off record is read-only: the page says why and offers no form (the
+    service refuses a forged POST all the same)."""
+    if not patient.is_signed_off:
+        return {}
+    return {"signed_off_note": signed_off_note(patient.signed_off_at), "read_only": True}
 
 
 def _rebased_form(request: HttpRequest, current, form_kwargs: dict) -> AdministrationForm:
