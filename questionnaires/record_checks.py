@@ -11,6 +11,7 @@ from patients.models import Patient
 from patients.signoff import register_sign_off_blocker
 
 from .models import AdministrationSource, AdministrationStatus
+from .verification_models import UNVERIFIED_STATUSES, KeyingVerification
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -42,3 +43,17 @@ def unfinished_questionnaires(patient_ids: list[int]) -> dict[int, str]:
                                  "nurse's check"))
         blocked[pk] = "; ".join(parts)
     return blocked
+
+
+@register_sign_off_blocker
+def unverified_keying(patient_ids: list[int]) -> dict[int, str]:
+    """A form chosen for verified keying that is not verified yet."""
+    rows = (KeyingVerification.objects
+            .filter(administration__patient_id__in=patient_ids,
+                    status__in=UNVERIFIED_STATUSES)
+            .order_by().values_list("administration__patient_id")
+            .annotate(count=Count("pk")))
+    return {pk: _plural(count, "questionnaire is unverified (second keying or differences "
+                               "to settle)", "questionnaires are unverified (second keying "
+                               "or differences to settle)")
+            for pk, count in rows}

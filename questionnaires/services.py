@@ -25,6 +25,7 @@ from .models import (
     Timepoint,
 )
 from .scoring import SCORING_VERSION, score_all
+from .verification_selection import verification_start
 
 
 class StaleEditError(Exception):
@@ -157,6 +158,7 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     _check_dates(patient=patient, timepoint=timepoint, administered_on=administered_on,
                  other=other.administered_on if other else None)
     values["missing_reasons"] = _missing_reasons(missing_reasons, existing, values)
+    newly_complete = complete and (existing is None or not existing.is_complete)
     if existing is None:
         administration = Administration(patient=patient, timepoint=timepoint, entered_by=by)
     else:
@@ -180,6 +182,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     administration._history_user = by
     administration._change_reason = reason.strip()
     administration.save()
+    if newly_complete:
+        verification_start(administration=administration, by=by)  # chosen for a 2nd keying?
     # A withdrawn patient stays lost (withdrew): a correction is not a follow-up.
     if complete and timepoint == Timepoint.FOLLOWUP and withdrawal is None:
         patient_mark_followup_completed(patient=patient, by=by)
