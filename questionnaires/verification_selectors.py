@@ -86,6 +86,10 @@ class KeyingRate:
     def rate(self) -> float | None:
         return self.differences / self.fields if self.fields else None
 
+    @property
+    def percent(self) -> float | None:
+        return None if self.rate is None else 100 * self.rate
+
 
 def _compared() -> list[tuple[int, str, int | None, int | None, int]]:
     return list(KeyingVerification.objects.filter(second_keyed_at__isnull=False)

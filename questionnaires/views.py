@@ -30,6 +30,9 @@ from .instruments import ITEM_CODES
 from .models import Timepoint
 from .services import StaleEditError, administration_confirm, administration_save
 from .summary import administration_panels, patient_status, score_rows
+from .verification import first_keyers
+from .verification_models import KeyingStatus
+from .verification_selectors import verification_for
 from .worklist import SORT_CODES, SORTS, clinic_worklist
 
 # A page a nurse can scan; the status counts and filters at the top cover the whole clinic.
@@ -78,6 +81,7 @@ def administration_entry(request: HttpRequest, study_id: str, timepoint: str) ->
         "timepoint_label": Timepoint(timepoint).label, "form": form, "existing": existing,
         "scores": score_rows(existing) if existing else [], "conflict": conflict,
         **_withdrawal_context(withdrawal, existing), **_sign_off_context(patient),
+        **_keying_context(request, existing),
     })
 
 
@@ -113,6 +117,17 @@ def _sign_off_context(patient) -> dict:
     if not patient.is_signed_off:
         return {}
     return {"signed_off_note": signed_off_note(patient.signed_off_at), "read_only": True}
+
+
+def _keying_context(request: HttpRequest, existing) -> dict:
+    """The "unverified" mark; while a form awaits its second keying, only those who keyed
+    it see its values here (the second keying is blind)."""
+    keying = verification_for(existing)
+    if keying is None or keying.is_verified:
+        return {"keying": keying}
+    blind = (keying.status == KeyingStatus.AWAITING
+             and request.user.pk not in first_keyers(existing, keying))
+    return {"keying": keying, "keying_blind": blind, **({"read_only": True} if blind else {})}
 
 
 def _rebased_form(request: HttpRequest, current, form_kwargs: dict) -> AdministrationForm:
