@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.permissions import CAN_MANAGE, has_capability
+from core.signals import data_changed
 from patients.services import lock_for_data_change
 from patients.validators import validate_collection_open
 
@@ -120,7 +121,15 @@ def second_keying_submit(*, administration: Administration, administered_on: dt.
     verification._history_user = by
     verification.full_clean()
     verification.save()
+    if verification.is_verified:
+        _verified_signal(stored)
     return verification
+
+
+def _verified_signal(administration: Administration) -> None:
+    """A form leaving "unverified" changes an analysis that leaves unverified forms out."""
+    data_changed(reason=f"{administration} verified by a second keying",
+                 patient_id=administration.patient_id)
 
 
 def _settled_answers(values: dict[str, str]) -> dict[str, int | None]:
@@ -160,6 +169,7 @@ def discrepancies_settle(*, administration: Administration,
         verification.status, verification.verified_at = KeyingStatus.VERIFIED, timezone.now()
         verification._history_user = by
         verification.save(update_fields=["status", "verified_at"])
+        _verified_signal(stored)
     return verification
 
 
