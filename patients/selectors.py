@@ -91,3 +91,25 @@ def signed_off_ids(patient_ids) -> set[int]:
     """Which of the patients are signed off (one query; for worklists and record lists)."""
     return set(Patient.objects.filter(pk__in=list(patient_ids), signed_off_at__isnull=False)
                .values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class SignOffEvent:
+    when: dt.datetime
+    who: str
+    action: str  # "signed off" or "unlocked"
+    reason: str
+
+
+def sign_off_events(patient: Patient) -> list[SignOffEvent]:
+    """Every sign-off and unlock of the record, oldest first (for the history page)."""
+    events, before = [], None
+    for row in (patient.history.order_by("history_date", "history_id")
+                .select_related("history_user")):
+        if row.signed_off_at != before and row.history_type == "~":
+            action = "signed off" if row.signed_off_at else "unlocked"
+            who = row.history_user.get_username() if row.history_user else ""
+            events.append(SignOffEvent(row.history_date, who, action,
+                                       row.history_change_reason or ""))
+        before = row.signed_off_at
+    return events

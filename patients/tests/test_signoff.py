@@ -269,3 +269,30 @@ def test_clinic_sign_off_page_previews_then_reports(client, data_manager, comple
     page = client.post(url).content.decode()
     assert "1 record signed off" in page and "A-002" in page
     assert "no questionnaire entered" in page
+
+
+def test_sign_off_events_list_sign_off_and_unlock_with_reasons(signed_off, data_manager):
+    from patients.selectors import sign_off_events
+
+    record_unlock(patient=signed_off, by=data_manager, reason="query 7")
+    events = sign_off_events(signed_off)
+    assert [(e.action, e.who, e.reason) for e in events] == [
+        ("signed off", "data_manager", "record signed off"),
+        ("unlocked", "data_manager", "record unlocked: query 7")]
+
+
+def test_clinic_sign_off_costs_the_same_queries_for_2_or_6_records(
+        make_patient, make_administration, data_manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(count: int) -> int:
+        for _ in range(count):
+            make_administration(make_patient())
+        Patient.objects.update(signed_off_at=None)
+        with CaptureQueriesContext(connection) as captured:
+            result = clinic_sign_off(clinic=Patient.objects.first().clinic, by=data_manager)
+        assert len(result.signed_off) == Patient.objects.count()
+        return len(captured)
+
+    assert queries_for(2) == queries_for(4)  # 2 then 6 records
