@@ -48,7 +48,8 @@ def _wait_until_someone_waits_on_a_lock() -> None:
     for _ in range(3000):
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                           "'Lock' AND pid <> pg_backend_pid()")
+                           "'Lock' AND datname = current_database() "
+                           "AND pid <> pg_backend_pid()")
             if cursor.fetchone()[0]:
                 return
         threading.Event().wait(0.01)

@@ -253,3 +253,14 @@ def test_discrepancy_rates_per_clinic_and_keyer(every_form, make_patient, make_a
         ("nurse_a", 2, 72, 1, 1), ("nurse_a2", 2, 72, 0, 1), ("nurse_b", 1, 36, 0, 0),
         ("nurse_b2", 1, 36, 1, 0)]
     assert Clinic.objects.count() == 2
+
+
+def test_forms_chosen_by_a_fraction_are_those_whose_draw_is_below_it(
+        data_manager, make_patient, make_administration):
+    keying_setting_update(mode="fraction", fraction=0.5, seed="trial-3", by=data_manager)
+    forms = [make_administration(make_patient()) for _ in range(8)]
+    expected = {f.pk for f in forms if selection_draw(f.pk, "trial-3") < 0.5}
+    assert set(KeyingVerification.objects.values_list("administration_id", flat=True)) \
+        == expected
+    assert set(KeyingVerification.objects.values_list("rule", flat=True)) <= {
+        "fraction 0.5, seed trial-3"}
