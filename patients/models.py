@@ -76,6 +76,14 @@ class Patient(models.Model):
         "enrolment form key", null=True, blank=True, unique=True, editable=False,
         help_text="One-time key of the enrolment form that created the patient, so that a "
                   "repeated submission (a double click) creates no second patient.")
+    # Sign-off (patients.signoff): a signed-off record refuses every change until a data
+    # manager unlocks it with a reason; both steps are in this row's history.
+    signed_off_at = models.DateTimeField(
+        "signed off", null=True, blank=True, editable=False,
+        help_text="When a data manager signed the record off; empty while it is open.")
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                      null=True, blank=True, related_name="+",
+                                      editable=False, verbose_name="signed off by")
     history = HistoricalRecords()
 
     class Meta:
@@ -93,6 +101,10 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return self.study_id
+
+    @property
+    def is_signed_off(self) -> bool:
+        return self.signed_off_at is not None
 
 
 class Withdrawal(models.Model):

@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from clinics.models import Clinic
 from core.signals import COMPLETED, LOST, WITHDRAWN, data_changed, followup_closed
 
 from .characteristics import CHARACTERISTIC_CODES
 from .models import FollowUpStatus, LostReason, Patient, PatientAccessLog, Withdrawal
+from .signoff import blocking_reasons, refuse_signed_off
 from .validators import validate_collection_open
 
 # The study-ID rule is checked when an ID is given (enrolment); a patient imported before
@@ -28,14 +31,22 @@ def _check_characteristics(characteristics: dict[str, Any]) -> None:
         raise TypeError(f"Unknown patient characteristics: {', '.join(sorted(unknown))}")
 
 
-def lock_for_data_change(patient: Patient) -> Withdrawal | None:
+def lock_for_data_change(patient: Patient, *, signed_off_ok: bool = False
+                         ) -> Withdrawal | None:
     """Lock the patient's row and return their withdrawal, if any.
 
     Every write to a patient's data takes this lock (data entry, corrections, withdrawal),
     so a save and a withdrawal recorded at the same moment queue: the save either lands
-    before the withdrawal or sees it and is refused.
+    before the withdrawal or sees it and is refused. Sign-off takes the same lock, so a
+    write refused here for a signed-off record (ValidationError, code "signed_off") reads
+    the sign-off state after any sign-off in progress has committed. signed_off_ok: the
+    write is allowed on a signed-off record (withdrawal of consent only).
     """
-    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    signed_off_at = (Patient.objects.select_for_update().filter(pk=patient.pk)
+                     .values_list("signed_off_at", flat=True).first())
+    patient.signed_off_at = signed_off_at  # the caller's copy may predate the sign-off
+    if not signed_off_ok:
+        refuse_signed_off(patient.study_id, signed_off_at)
     return Withdrawal.objects.filter(patient_id=patient.pk).first()
 
 
@@ -134,8 +145,12 @@ def patient_update(*, patient: Patient, by: AbstractBaseUser | None, reason: str
 @transaction.atomic
 def patient_withdraw(*, patient: Patient, withdrawn_on: dt.date, reason: str,
                      keep_collected_data: bool, by: AbstractBaseUser | None) -> Withdrawal:
-    """Record withdrawal of consent; the patient is lost to follow-up (withdrew)."""
-    lock_for_data_change(patient)
+    """Record withdrawal of consent; the patient is lost to follow-up (withdrew).
+
+    Allowed on a signed-off record: withdrawing consent is the patient's right at any
+    time and cannot wait for an unlock. The record stays signed off.
+    """
+    lock_for_data_change(patient, signed_off_ok=True)
     if withdrawn_on < patient.consented_on:
         raise ValidationError({"withdrawn_on": "Withdrawal cannot be before consent."})
     withdrawal = Withdrawal(patient=patient, withdrawn_on=withdrawn_on, reason=reason,
@@ -195,3 +210,79 @@ def patient_access_record(*, patient: Patient, user: AbstractBaseUser, path: str
     cost two queries on every page view.
     """
     return PatientAccessLog.objects.create(patient=patient, user=user, path=path[:300])
+
+
+# -- sign-off and unlock (patients.signoff) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class ClinicSignOff:
+    """What a clinic's bulk sign-off did: records signed off, and those skipped with why."""
+
+    signed_off: list[str]
+    skipped: list[tuple[str, str]]  # (study ID, reasons)
+    already: int  # records signed off before
+
+
+def _sign_off_blocked(study_id: str, reasons: list[str]) -> ValidationError:
+    return ValidationError(f"{study_id} cannot be signed off: {'; '.join(reasons)}.",
+                           code="sign_off_blocked")
+
+
+@transaction.atomic
+def record_sign_off(*, patient: Patient, by: AbstractBaseUser) -> Patient:
+    """Sign the patient's record off: from now on it refuses every change but withdrawal.
+
+    Takes the patient's row lock, as every save does, so a save at the same moment either
+    commits first (and its draft or unverified form then blocks the sign-off) or waits and
+    is refused. Signing off a signed-off record changes nothing.
+    """
+    locked = Patient.objects.select_for_update().get(pk=patient.pk)
+    if locked.signed_off_at is not None:
+        return locked
+    reasons = blocking_reasons([locked.pk]).get(locked.pk)
+    if reasons:
+        raise _sign_off_blocked(locked.study_id, reasons)
+    locked.signed_off_at, locked.signed_off_by = timezone.now(), by
+    locked._history_user, locked._change_reason = by, "record signed off"
+    locked.save(update_fields=["signed_off_at", "signed_off_by"])
+    return locked
+
+
+@transaction.atomic
+def record_unlock(*, patient: Patient, by: AbstractBaseUser, reason: str) -> Patient:
+    """Open a signed-off record again; the reason goes to the audit trail."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for unlocking the record."})
+    locked = Patient.objects.select_for_update().get(pk=patient.pk)
+    if locked.signed_off_at is None:
+        raise ValidationError(f"{locked.study_id} is not signed off: there is nothing to "
+                              "unlock.")
+    locked.signed_off_at, locked.signed_off_by = None, None
+    locked._history_user, locked._change_reason = by, f"record unlocked: {reason.strip()}"
+    locked.save(update_fields=["signed_off_at", "signed_off_by"])
+    return locked
+
+
+@transaction.atomic
+def clinic_sign_off(*, clinic: Clinic, by: AbstractBaseUser) -> ClinicSignOff:
+    """Sign off every record of the clinic that can be; say which were skipped and why.
+
+    The open records are locked (in id order, as one save locks one of them), checked
+    once by every blocker and signed off together, each with its history row.
+    """
+    open_records = list(Patient.objects.select_for_update()
+                        .filter(clinic=clinic, signed_off_at__isnull=True).order_by("pk"))
+    reasons = blocking_reasons(patient.pk for patient in open_records)
+    now = timezone.now()
+    eligible = [patient for patient in open_records if patient.pk not in reasons]
+    for patient in eligible:
+        patient.signed_off_at, patient.signed_off_by = now, by
+        patient._history_user = by
+    bulk_update_with_history(eligible, Patient, ["signed_off_at", "signed_off_by"],
+                             default_user=by, default_change_reason="record signed off "
+                                                                    "(clinic sign-off)")
+    return ClinicSignOff(
+        signed_off=sorted(patient.study_id for patient in eligible),
+        skipped=sorted((patient.study_id, "; ".join(reasons[patient.pk]))
+                       for patient in open_records if patient.pk in reasons),
+        already=Patient.objects.filter(clinic=clinic).count() - len(open_records))

@@ -168,3 +168,13 @@ class ItemWording(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+# The verified-keying models live in their own module (imported here so Django finds them).
+from .verification_models import (  # noqa: E402, F401
+    KeyingDiscrepancy,
+    KeyingMode,
+    KeyingSetting,
+    KeyingStatus,
+    KeyingVerification,
+)

@@ -25,6 +25,7 @@ from .models import (
     Timepoint,
 )
 from .scoring import SCORING_VERSION, score_all
+from .verification_selection import verification_start
 
 
 class StaleEditError(Exception):
@@ -132,7 +133,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     missing_reasons: item code -> MissingReason for the items the patient left empty
     (None keeps the stored reasons of the items still empty).
     A repeated identical submission (a double click) returns the stored record unchanged.
-    After a withdrawal of consent nothing new is stored (patients.validators).
+    After a withdrawal of consent nothing new is stored (patients.validators); nothing at
+    all on a signed-off record (patients.signoff).
     """
     if timepoint not in Timepoint.values:
         raise ValidationError({"timepoint": f"Unknown timepoint '{timepoint}'."})
@@ -156,6 +158,7 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     _check_dates(patient=patient, timepoint=timepoint, administered_on=administered_on,
                  other=other.administered_on if other else None)
     values["missing_reasons"] = _missing_reasons(missing_reasons, existing, values)
+    newly_complete = complete and (existing is None or not existing.is_complete)
     if existing is None:
         administration = Administration(patient=patient, timepoint=timepoint, entered_by=by)
     else:
@@ -179,6 +182,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     administration._history_user = by
     administration._change_reason = reason.strip()
     administration.save()
+    if newly_complete:
+        verification_start(administration=administration, by=by)  # chosen for a 2nd keying?
     # A withdrawn patient stays lost (withdrew): a correction is not a follow-up.
     if complete and timepoint == Timepoint.FOLLOWUP and withdrawal is None:
         patient_mark_followup_completed(patient=patient, by=by)
@@ -192,7 +197,9 @@ def administration_confirm(*, administration: Administration,
     """A nurse has checked a patient-completed administration (tablet or link).
 
     Confirming twice keeps the first check; a nurse-keyed administration needs none.
+    Refused on a signed-off record, as every change is.
     """
+    lock_for_data_change(administration.patient)
     locked = Administration.objects.select_for_update().get(pk=administration.pk)
     if locked.source == AdministrationSource.NURSE:
         raise ValidationError("This questionnaire was keyed by a nurse: there is nothing to "

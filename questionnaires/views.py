@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.forms import add_service_errors
 from patients.access import patient_for_request
 from patients.selectors import withdrawal_or_none
+from patients.signoff import signed_off_note
 from patients.validators import withdrawn_note
 
 from .forms import ACTION_COMPLETE, AdministrationForm, initial_from
@@ -22,6 +23,9 @@ from .instruments import ITEM_CODES
 from .models import Timepoint
 from .services import StaleEditError, administration_confirm, administration_save
 from .summary import score_rows
+from .verification import first_keyers
+from .verification_models import KeyingStatus
+from .verification_selectors import verification_for
 
 
 @login_required
@@ -65,7 +69,8 @@ def administration_entry(request: HttpRequest, study_id: str, timepoint: str) ->
         "patient": patient, "timepoint": timepoint,
         "timepoint_label": Timepoint(timepoint).label, "form": form, "existing": existing,
         "scores": score_rows(existing) if existing else [], "conflict": conflict,
-        **_withdrawal_context(withdrawal, existing),
+        **_withdrawal_context(withdrawal, existing), **_sign_off_context(patient),
+        **_keying_context(request, existing),
     })
 
 
@@ -93,6 +98,25 @@ def _withdrawal_context(withdrawal, existing) -> dict:
         return {"withdrawn_note": "", "entry_closed": False}
     return {"withdrawn_note": withdrawn_note(withdrawal.withdrawn_on),
             "entry_closed": existing is None or not withdrawal.keep_collected_data}
+
+
+def _sign_off_context(patient) -> dict:
+    """A signed-off record is read-only: the page says why and offers no form (the
+    service refuses a forged POST all the same)."""
+    if not patient.is_signed_off:
+        return {}
+    return {"signed_off_note": signed_off_note(patient.signed_off_at), "read_only": True}
+
+
+def _keying_context(request: HttpRequest, existing) -> dict:
+    """The "unverified" mark; while a form awaits its second keying, only those who keyed
+    it see its values here (the second keying is blind)."""
+    keying = verification_for(existing)
+    if keying is None or keying.is_verified:
+        return {"keying": keying}
+    blind = (keying.status == KeyingStatus.AWAITING
+             and request.user.pk not in first_keyers(existing, keying))
+    return {"keying": keying, "keying_blind": blind, **({"read_only": True} if blind else {})}
 
 
 def _rebased_form(request: HttpRequest, current, form_kwargs: dict) -> AdministrationForm:

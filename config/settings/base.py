@@ -301,6 +301,12 @@ CELERY_BEAT_SCHEDULE = {
 SELFCOMPLETION_IDLE_SECONDS = env.int("SELFCOMPLETION_IDLE_SECONDS", default=15 * 60)
 SELFCOMPLETION_LOOKUP_FAILURE_LIMIT = env.int("SELFCOMPLETION_LOOKUP_FAILURE_LIMIT",
                                               default=10)
+# Verified keying of paper forms (questionnaires/verification*.py): the default until a
+# data manager saves the study's own setting: "off", "fraction" (that fraction of the
+# nurse-keyed forms, chosen from a hash of the form's id and the seed) or "all".
+VERIFIED_KEYING_MODE = env.str("VERIFIED_KEYING_MODE", default="off")
+VERIFIED_KEYING_FRACTION = env.float("VERIFIED_KEYING_FRACTION", default=0.1)
+VERIFIED_KEYING_SEED = env.str("VERIFIED_KEYING_SEED", default="paincohort")
 
 # The cache counts guesses at one-time links and keeps the dashboard's live counts until a
 # data change. Every process must share it: the web workers, and a command such as

@@ -40,6 +40,7 @@ from .reader import (
     read_rows,
     validate_cohort,
 )
+from .signed_off import refuse_signed_off_records
 
 IMPORTED_CONSENT_FORM_VERSION = "imported"
 WRITE_BATCH = 20_000
@@ -219,6 +220,7 @@ def import_cohort(*, stream: TextIO, source: str, by: AbstractBaseUser | None = 
         with transaction.atomic():
             clinics = clinics_by_code()
             summaries, existing = validate_cohort(stream, clinics)
+            refuse_signed_off_records(summaries, existing)
             summary = ImportSummary(
                 rows=summaries.rows, patients_created=len(summaries) - len(existing),
                 patients_existing=len(existing), administrations_created=summaries.rows,
