@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "questionnaires",
     "selfcompletion",
     "reminders",
+    "dataqueries",
     "analysis",
 ]
 
