@@ -71,9 +71,13 @@ def _save(query: Query, *, by: AbstractBaseUser, action: str, text: str) -> None
 
 
 def _locked(query: Query) -> Query:
-    """The query's row, locked, as it is now (another user may have changed it)."""
-    return Query.objects.select_for_update(of=("self",)).select_related(
-        "patient__clinic", "closed_by").get(pk=query.pk)
+    """The query's row, locked, as it is now (another user may have changed it).
+
+    Locked first, then read: a locking query that joins (closed_by) and waited for another
+    transaction would return the joined rows as they were before that transaction.
+    """
+    Query.objects.select_for_update().filter(pk=query.pk).values_list("pk").first()
+    return Query.objects.select_related("patient__clinic", "closed_by").get(pk=query.pk)
 
 
 def _unclosed_duplicate(*, patient: Patient, administration: Administration | None,
