@@ -28,6 +28,7 @@ from . import selectors, services
 from .forms import QueryAnswerForm, QueryCloseForm, QueryRaiseForm, QueryReopenForm
 from .models import Query
 
+LIST_LIMIT = 500
 NO_ACCESS = "Your role does not give access to queries."
 STATUS_FILTERS = [("", "Unclosed"), ("open", "Open"), ("answered", "Answered"),
                   ("closed", "Closed"), ("all", "All")]
@@ -41,7 +42,8 @@ def query_list(request: HttpRequest) -> HttpResponse:
     queries = selectors.filter_queries(selectors.queries_for_user(user=request.user),
                                        status=status, clinic=clinic)
     return render(request, "dataqueries/query_list.html", {
-        "queries": queries[:500], "status": status, "clinic": clinic,
+        "queries": queries[:LIST_LIMIT], "total": queries.count(), "limit": LIST_LIMIT,
+        "status": status, "clinic": clinic,
         "filters": STATUS_FILTERS, "can_raise": selectors.may_raise_queries(user=request.user)})
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import (
     DurationField,
     Exists,
@@ -45,6 +46,7 @@ from dataqueries.selectors import (
     query_counts_by_clinic,
     unclosed_queries_by_target,
 )
+from dataqueries.services import query_raise
 from patients.models import Patient
 from patients.worklist import STATUS_BY_CODE, followup_dates, worklist_status
 from questionnaires.instruments import SCALES_BY_CODE, SCORE_CODES
@@ -298,3 +300,29 @@ def quality_page(*, user) -> dict[str, Any]:
                      queries=[found.get(target.key) for target in lst.targets])
              for lst in lists]
     return {"lists": shown, "can_raise": can_raise, "query_counts": query_counts_by_clinic()}
+
+
+def raise_queries_for_lists(*, by, keys: list[str] | None = None) -> dict[str, int]:
+    """The system's pass (manage.py raise_quality_queries): a query, with the row's own
+    suggested text, for every listed row (the first LIST_LIMIT of each list) that has no
+    unclosed query yet. Each query is its own transaction, so a failure keeps the others.
+    Returns {list key: queries raised}."""
+    lists = [lst for lst in quality_lists() if keys is None or lst.key in keys]
+    targets = [target for lst in lists for target in lst.targets]
+    found = unclosed_queries_by_target(sources=[lst.key for lst in lists],
+                                       patient_ids=sorted({t.patient_id for t in targets}))
+    patients = Patient.objects.in_bulk({t.patient_id for t in targets})
+    administrations = Administration.objects.in_bulk(
+        {t.administration_id for t in targets if t.administration_id})
+    raised = {lst.key: 0 for lst in lists}
+    for target in targets:
+        if target.key in found:
+            continue
+        try:
+            query_raise(patient=patients[target.patient_id], by=by, text=target.text,
+                        administration=administrations.get(target.administration_id),
+                        item=target.item, source=target.source)
+        except ValidationError:  # raised by someone meanwhile: that query stands
+            continue
+        raised[target.source] += 1
+    return raised

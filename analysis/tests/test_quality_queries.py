@@ -129,3 +129,32 @@ def test_a_closed_query_refreshes_the_kept_lists(client, data_manager, missing):
     query_close(query=raised, by=data_manager, outcome=QueryStatus.ACCEPTED, reason="ok")
     assert {lst.key: lst.count for lst in _page(client, data_manager).context["lists"]}[
         "missing_scores"] == 0
+
+
+def test_the_system_raises_one_query_per_row_without_one(make_patient, make_administration,
+                                                         data_manager, missing):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from dataqueries.models import Query
+
+    ago = timezone.localdate() - dt.timedelta(days=100)
+    overdue = make_patient(study_id="A-701", consented_on=ago)
+    make_administration(overdue, "baseline", administered_on=ago)
+    already, _ = query_raise(patient=missing.patient, administration=missing, text="Mine.",
+                             source=QuerySource.MISSING_SCORES, by=data_manager)
+    out = StringIO()
+    call_command("raise_quality_queries", "--by", "data_manager", stdout=out)
+    # A-900 (the fixture's patient, consented 100 days ago) and A-701 are overdue; A-900's
+    # missing score has its query already.
+    assert "missing_scores: 0 queries raised" in out.getvalue()
+    assert "overdue: 2 queries raised" in out.getvalue()
+    raised = Query.objects.exclude(pk=already.pk)
+    assert sorted((q.patient.study_id, q.source, q.administration_id) for q in raised) == [
+        ("A-701", "overdue", None), ("A-900", "overdue", None)]
+    assert all("was due on" in q.text and q.raised_by == data_manager for q in raised)
+    call_command("raise_quality_queries", "--by", "data_manager", stdout=StringIO())
+    assert Query.objects.count() == 3  # a second pass raises nothing new
+    with pytest.raises(CommandError, match="not an active data manager"):
+        call_command("raise_quality_queries", "--by", "nurse_a", stdout=StringIO())
