@@ -158,3 +158,36 @@ def test_the_system_raises_one_query_per_row_without_one(make_patient, make_admi
     assert Query.objects.count() == 3  # a second pass raises nothing new
     with pytest.raises(CommandError, match="not an active data manager"):
         call_command("raise_quality_queries", "--by", "nurse_a", stdout=StringIO())
+
+
+def _queries_of_page(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_pages_queries_do_not_grow_with_rows_and_queries(client, data_manager, nurse_a,
+                                                             make_patient, make_administration):
+    """The quality page (a data manager's, with query links) and the query list: the same
+    number of database queries for 2 rows as for 12."""
+    client.force_login(data_manager)
+
+    def add(numbers):
+        for number in numbers:
+            patient = make_patient(study_id=f"A-{number:03d}")
+            answers = full_answers()
+            answers["bpi_worst"] = None
+            admin = make_administration(patient, "baseline", answers=answers)
+            query_raise(patient=patient, administration=admin, text="Check.",
+                        source=QuerySource.MISSING_SCORES, by=data_manager)
+
+    add(range(2))
+    small = [_queries_of_page(client, reverse(name))
+             for name in ("analysis:quality", "dataqueries:list")]
+    add(range(2, 12))
+    large = [_queries_of_page(client, reverse(name))
+             for name in ("analysis:quality", "dataqueries:list")]
+    assert small == large
