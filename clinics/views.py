@@ -1,5 +1,5 @@
 """Landing page and clinic choice, and the data managers' People page. The clinic worklist
-is drawn by questionnaires.views (it needs patients and their questionnaires); its URL name
+is drawn by front.views (it composes several apps above this one); its URL name
 stays clinics:worklist."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The site's URLs. Each app's pages are included here; a page drawn by a higher app than
-its URL name says (the clinic worklist, the patient record and history need questionnaire
-data) joins its namespace here, so URLs and names stay as they were while no app imports
-one above it (core < clinics < patients < questionnaires < analysis)."""
+"""The site's URLs. Each app's pages are included here; the pages front draws from several
+apps (the clinic worklist, the patient record and its history) join the "clinics" and
+"patients" namespaces here, so URLs and names stay as they were while no app imports one
+above it (core < clinics < ... < analysis < front)."""
 from django.contrib import admin
 from django.contrib.auth import urls as auth_urls
 from django.contrib.auth.views import LoginView
@@ -12,8 +12,8 @@ from clinics.views import home
 from core.otp import views as two_factor
 from core.otp.forms import SignInForm
 from core.views import health, when_password_reset_offered
+from front import urls as front_urls
 from patients import urls as patients_urls
-from questionnaires import urls as questionnaires_urls
 
 
 def _sign_in_pages() -> list[URLPattern]:
@@ -39,10 +39,10 @@ urlpatterns = [
     path("accounts/two-factor/recovery-codes/", two_factor.recovery_codes,
          name="two_factor_recovery_codes"),
     path("", home, name="home"),
-    path("", include(([*clinics_urls.urlpatterns, *questionnaires_urls.clinic_pages],
+    path("", include(([*clinics_urls.urlpatterns, *front_urls.clinic_pages],
                       "clinics"))),
     path("patients/", include(([*patients_urls.urlpatterns,
-                                *questionnaires_urls.patient_pages], "patients"))),
+                                *front_urls.patient_pages], "patients"))),
     path("questionnaires/", include("questionnaires.urls")),
     path("analysis/", include("analysis.urls")),
     # Patient pages (/p/: the one-time link and the clinic tablet) and their staff actions.

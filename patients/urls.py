@@ -3,8 +3,8 @@ from django.urls import path
 from . import views
 
 app_name = "patients"
-# The namespace also holds "detail" and "history" (questionnaires.urls.patient_pages),
-# joined in config/urls.py: those pages show the patient's questionnaires.
+# The namespace also holds "detail" and "history" (front.urls.patient_pages),
+# joined in config/urls.py: those pages compose several apps.
 urlpatterns = [
     path("enrol/<str:code>/", views.patient_enrol, name="enrol"),
     path("<str:study_id>/characteristics/", views.patient_edit, name="edit"),

@@ -1,7 +1,7 @@
 """Patient pages: enrolment, characteristics, withdrawal, loss to follow-up.
 
-The patient record and its change history show questionnaires too: they are drawn by
-questionnaires.views (URL names patients:detail and patients:history stay).
+The patient record and its change history show questionnaires too: they are drawn by front.views
+(URL names patients:detail and patients:history stay).
 """
 from __future__ import annotations
 

@@ -57,6 +57,14 @@ def display_value(field: models.Field, value: object) -> str:
     return str(value)
 
 
+def _changed(record, before, fields: tuple[str, ...]) -> list[tuple[str, object, object]]:
+    """(field name, old, new) of each of `fields` that differs between two historical
+    records, in the order of `fields` (simple-history's diff sorts them by name)."""
+    delta = record.diff_against(before, included_fields=fields)
+    changes = {change.field: (change.old, change.new) for change in delta.changes}
+    return [(name, *changes[name]) for name in fields if name in changes]
+
+
 def _rows_for(records, *, model: type[models.Model], fields: tuple[str, ...], record_name,
               created_text) -> list[HistoryRow]:
     """Rows for the historical records of one model, oldest first per object."""
@@ -72,12 +80,10 @@ def _rows_for(records, *, model: type[models.Model], fields: tuple[str, ...], re
         if before is None or record.history_type == "+":
             rows.append(HistoryRow(field="—", old="", new=created_text(record), **base))
             continue
-        for name in fields:
-            old, new = getattr(before, name), getattr(record, name)
-            if old != new:
-                field = meta.get_field(name)
-                rows.append(HistoryRow(field=str(field.verbose_name), old=display_value(
-                    field, old), new=display_value(field, new), **base))
+        for name, old, new in _changed(record, before, fields):
+            field = meta.get_field(name)
+            rows.append(HistoryRow(field=str(field.verbose_name), old=display_value(
+                field, old), new=display_value(field, new), **base))
     return rows
 
 
@@ -124,13 +130,14 @@ def changes_since(*, administration: Administration, version: int | None) -> Oth
     latest = records[0] if records else None
     started = next((r for r in records if version and r.version == version), None)
     meta = Administration._meta
-    changes = []
-    for name in ADMINISTRATION_FIELDS:
-        before = getattr(started, name) if started is not None else None
-        now = getattr(administration, name)
-        if before != now:
-            field = meta.get_field(name)
-            changes.append((str(field.verbose_name), display_value(field, before),
-                            display_value(field, now)))
+    if started is not None and latest is not None:
+        # the latest record is the stored row as its save left it
+        changed = _changed(latest, started, ADMINISTRATION_FIELDS)
+    else:
+        changed = [(name, None, getattr(administration, name)) for name in ADMINISTRATION_FIELDS
+                   if getattr(administration, name) is not None]
+    changes = [(str(meta.get_field(name).verbose_name),
+                display_value(meta.get_field(name), before),
+                display_value(meta.get_field(name), now)) for name, before, now in changed]
     who = latest.history_user.get_username() if latest and latest.history_user else "someone"
     return OtherEdit(who=who, when=latest.history_date if latest else None, changes=changes)

@@ -1,38 +1,27 @@
-"""Questionnaire entry (one page per administration: BPI, PPiC and PIH together), and the
-pages that show patients with their questionnaires: the clinic worklist (URL name
-clinics:worklist), the patient record (patients:detail) and its change history
-(patients:history). They live here because they need this app's data; config/urls.py puts
-them under their URL names.
+"""Questionnaire entry (one page per administration: BPI, PPiC and PIH together) and the
+nurse's confirmation of a patient's own answers. The pages that show patients with their
+questionnaires (worklist, record, history) are front's: they compose several apps.
 """
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clinics.selectors import can_edit_clinical_data, clinics_for_user
 from core.forms import add_service_errors
 from patients.access import patient_for_request
-from patients.models import FollowUpStatus
 from patients.selectors import withdrawal_or_none
 from patients.validators import withdrawn_note
-from patients.worklist import STATUSES
 
 from .forms import ACTION_COMPLETE, AdministrationForm, initial_from
-from .history import changes_since, patient_history
+from .history import changes_since
 from .instruments import ITEM_CODES
 from .models import Timepoint
 from .services import StaleEditError, administration_confirm, administration_save
-from .summary import administration_panels, patient_status, score_rows
-from .worklist import SORT_CODES, SORTS, clinic_worklist
-
-# A page a nurse can scan; the status counts and filters at the top cover the whole clinic.
-WORKLIST_PAGE_SIZE = 100
+from .summary import score_rows
 
 
 @login_required
@@ -121,50 +110,3 @@ def _saved_message(saved) -> str:
         return (f"{saved.patient.study_id}: {saved.get_timepoint_display()} questionnaire "
                 "saved as complete. Check the scores below.")
     return f"{saved.patient.study_id}: draft saved. Complete it when every item is keyed."
-
-
-@login_required
-def worklist(request: HttpRequest, code: str) -> HttpResponse:
-    """Every patient of the clinic with a status a nurse can act on."""
-    clinic = get_object_or_404(clinics_for_user(user=request.user), code=code)
-    status = request.GET.get("status", "")
-    search = request.GET.get("q", "")[:20]
-    sort = request.GET.get("sort", "")
-    sort = sort if sort in SORT_CODES else "urgency"  # a bad value falls back to urgency
-    result = clinic_worklist(clinic=clinic, status=status, search=search, sort=sort)
-    page = Paginator(result.rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "clinics/clinic_worklist.html", {
-        "clinic": clinic, "worklist": result, "page": page, "statuses": STATUSES,
-        "status_counts": [(s, result.counts[s.code]) for s in STATUSES],
-        "current_status": status, "search": search, "sorts": SORTS, "sort": sort,
-        # carried by the filters, the search and the pager; the default order is left out
-        "sort_query": "" if sort == "urgency" else f"sort={sort}&",
-        "can_edit": can_edit_clinical_data(user=request.user, clinic=clinic),
-        # Reversed once, not once per row: a clinic may have a thousand patients.
-        "patient_prefix": reverse("patients:detail", args=["X"]).removesuffix("X/"),
-        "entry_prefix": reverse("questionnaires:entry",
-                                args=["X", "baseline"]).removesuffix("X/baseline/"),
-    })
-
-
-@login_required
-def patient_detail(request: HttpRequest, study_id: str) -> HttpResponse:
-    """The patient's record: consent, characteristics, questionnaires and scores, actions."""
-    patient = patient_for_request(request, study_id)
-    withdrawal = withdrawal_or_none(patient)
-    panels = administration_panels(patient)
-    status, dates = patient_status(patient, panels, withdrawn=withdrawal is not None)
-    return render(request, "patients/patient_detail.html", {
-        "patient": patient, "panels": panels, "status": status, "dates": dates,
-        "withdrawal": withdrawal,
-        "can_edit": can_edit_clinical_data(user=request.user, clinic=patient.clinic),
-        "can_mark_lost": patient.followup_status == FollowUpStatus.ACTIVE,
-    })
-
-
-@login_required
-def patient_history_view(request: HttpRequest, study_id: str) -> HttpResponse:
-    """Every change to the patient's data: who, when, field, old and new value, reason."""
-    patient = patient_for_request(request, study_id)
-    return render(request, "patients/patient_history.html",
-                  {"patient": patient, "rows": patient_history(patient=patient)})

@@ -1,11 +1,21 @@
-"""Reads of invitations: lookup by link token or short code, and what a link may do now."""
+"""Reads of invitations: lookup by link token or short code, what a link may do now, and
+each patient's invitation in words for the clinic worklist."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.utils import timezone
 
 from patients.models import FollowUpStatus
 from patients.selectors import withdrawal_or_none
-from questionnaires.models import Administration, AdministrationStatus, Timepoint
+from questionnaires.models import (
+    Administration,
+    AdministrationSource,
+    AdministrationStatus,
+    Timepoint,
+)
 
 from .models import Invitation, InvitationChannel
 from .tokens import CODE_ALPHABET, CODE_LENGTH, MAX_TOKEN_LENGTH, digest, normalise_code
@@ -81,3 +91,93 @@ def latest_followup_link(patient) -> Invitation | None:
     return (Invitation.objects.filter(patient=patient, channel=InvitationChannel.LINK,
                                       timepoint=Timepoint.FOLLOWUP)
             .order_by("-created_at").first())
+
+
+# --- the worklist's self-completion column --------------------------------------------------
+
+@dataclass(frozen=True)
+class InvitationState:
+    """The invitation a nurse should see for a patient, in words."""
+
+    text: str                  # e.g. "Link: opened 5 Mar, not sent yet"
+    awaiting_check: bool       # the patient's answers are in and no nurse has checked them
+
+
+def invitation_states(study_ids: Iterable[str]) -> dict[str, InvitationState]:
+    """Study ID -> the invitation to show (patients without one are left out). One query:
+    every invitation of these patients with its administration's check state.
+
+    A patient-completed questionnaire still to check wins over a later invitation (a
+    baseline on the tablet unchecked, then a follow-up link issued); otherwise the latest.
+    """
+    study_ids = list(study_ids)
+    if not study_ids:
+        return {}
+    values = (Invitation.objects.filter(patient__study_id__in=study_ids)
+              .order_by("created_at", "pk")
+              .values("patient__study_id", "channel", "timepoint", "created_at", "opened_at",
+                      "submitted_at", "revoked_at", "valid_until", "administration__status",
+                      "administration__missing_reasons",
+                      "administration__source", "administration__checked_at"))
+    chosen: dict[str, dict] = {}
+    for invitation in values:   # oldest first: a later one replaces an earlier one
+        study_id = invitation["patient__study_id"]
+        if _awaits_check(chosen.get(study_id)) and not _awaits_check(invitation):
+            continue
+        chosen[study_id] = invitation
+    today = timezone.localdate()
+    return {study_id: InvitationState(text=_invitation_text(invitation, today),
+                                      awaiting_check=_awaits_check(invitation))
+            for study_id, invitation in chosen.items()}
+
+
+def _awaits_check(invitation: dict | None) -> bool:
+    """Submitted by the patient and not yet confirmed by a nurse (Administration.awaits_check)."""
+    return (invitation is not None and invitation["submitted_at"] is not None
+            and invitation["administration__source"] not in (None, AdministrationSource.NURSE)
+            and invitation["administration__checked_at"] is None)
+
+
+def _invitation_text(invitation: dict, today: dt.date) -> str:
+    return f"{_channel(invitation)}: {_stage(invitation, today)}"
+
+
+def _channel(invitation: dict) -> str:
+    if invitation["channel"] == InvitationChannel.LINK:
+        return "Link"
+    timepoint = "baseline" if invitation["timepoint"] == Timepoint.BASELINE else "follow-up"
+    return f"Tablet ({timepoint})"
+
+
+def _stage(invitation: dict, today: dt.date) -> str:
+    """The furthest step reached: issued, opened, completed by the patient, checked."""
+    if invitation["submitted_at"] is not None:
+        done = ("completed by the patient"
+                if invitation["administration__status"] == AdministrationStatus.COMPLETE
+                else "sent part-answered by the patient")
+        text = f"{done} {short_day(invitation['submitted_at'])}{_blanks(invitation)}"
+        checked_at = invitation["administration__checked_at"]
+        return f"{text}, checked {short_day(checked_at)}" if checked_at else text
+    if invitation["revoked_at"] is not None:
+        return f"withdrawn {short_day(invitation['revoked_at'])}"
+    if invitation["valid_until"] < today:
+        return f"expired {short_day(invitation['valid_until'])}, not completed"
+    if invitation["opened_at"] is not None:
+        return f"opened {short_day(invitation['opened_at'])}, not sent yet"
+    return f"issued {short_day(invitation['created_at'])}, not opened yet"
+
+
+def _blanks(invitation: dict) -> str:
+    """A sent questionnaire is complete with its skipped items recorded: say how many, so
+    the nurse's check looks at them."""
+    skipped = len(invitation["administration__missing_reasons"] or {})
+    if not skipped:
+        return ""
+    return f" ({skipped} item{'s' if skipped != 1 else ''} left unanswered)"
+
+
+def short_day(moment: dt.datetime | dt.date) -> str:
+    """"5 Mar": the worklist's dates (patients.worklist), local time for a moment; the
+    reminders column (reminders.selectors) writes its dates the same way."""
+    day = timezone.localdate(moment) if isinstance(moment, dt.datetime) else moment
+    return f"{day.day} {day:%b}"

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "reminders",
     "dataqueries",
     "analysis",
+    "front",  # the pages composing several apps, above them all
 ]
 
 MIDDLEWARE = [

@@ -153,15 +153,6 @@ def test_loss_after_completed_followup_is_refused(nurse_client, make_patient,
     assert patient.followup_status == "completed"
 
 
-def test_patient_page_shows_scores_and_status(nurse_client, make_patient, make_administration):
-    patient = make_patient()
-    make_administration(patient)
-    page = nurse_client.get(reverse("patients:detail", args=[patient.study_id])).content
-    page = page.decode()
-    assert 'data-score="ppic_partnership">44.0<' in page
-    assert "Enter 3-month follow-up" in page
-
-
 def test_a_repeated_enrolment_form_creates_one_patient(nurse_client):
     key = "6f1c2d3e-0000-4000-8000-000000000001"
     first = _enrol(nurse_client, enrolment_key=key, age="40")

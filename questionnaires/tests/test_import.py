@@ -84,15 +84,6 @@ def test_import_records_user_and_reason_in_the_audit_trail(clinics, tmp_path, da
         assert record.history_change_reason == "imported from site1.csv"
 
 
-def test_import_requests_one_refit(clinics, tmp_path):
-    from analysis.models import RefitRequest
-
-    path = write_cohort(tmp_path / "c.csv", _pair("A-001") + _pair("A-002") + _pair("A-003"))
-    call_command("import_cohort", str(path), stdout=None)
-    assert list(RefitRequest.objects.values_list("reason", flat=True)) == [
-        "6 administrations imported from c.csv"]
-
-
 def test_followup_for_a_patient_already_in_the_database_is_added(clinics, tmp_path,
                                                                  make_patient,
                                                                  make_administration):

@@ -7,7 +7,6 @@ from io import StringIO
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.urls import reverse
 from django.utils import timezone
 
 from patients.models import FollowUpStatus, LostReason, Patient
@@ -125,14 +124,6 @@ def test_entry_page_says_why_and_offers_a_form_only_for_a_correction(
     page = client.get(entry_url(patient, timepoint)).content.decode()
     assert NOTE in page
     assert ('name="action"' in page) is form_offered
-
-
-def test_worklist_says_when_and_why(client, withdrawn, nurse_a, clinic_a):
-    patient = withdrawn(keep=True)
-    client.force_login(nurse_a)
-    page = client.get(reverse("clinics:worklist", args=[clinic_a.code])).content.decode()
-    assert NOTE in page
-    assert entry_url(patient, "followup") not in page
 
 
 # -- import --------------------------------------------------------------------------------

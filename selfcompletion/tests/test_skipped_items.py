@@ -5,18 +5,14 @@ not against the scoring module's own output.
 """
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 
 import pytest
 from django.apps import apps as django_apps
 from django.utils import timezone
 
-from analysis.pages.outreach import completion_by_mode
 from patients.models import FollowUpStatus, Patient
 from patients.services import patient_withdraw
-from questionnaires.cohort_files.columns import EXPORT_COLUMNS
-from questionnaires.cohort_files.writer import cohort_rows
 from questionnaires.instruments import ITEM_CODES
 from questionnaires.models import Administration, AdministrationStatus, MissingReason
 from questionnaires.services import administration_confirm, administration_save
@@ -86,18 +82,6 @@ def test_three_interference_items_answered_leave_that_score_missing_but_complete
     administration = _send(invitation, answers)
     assert administration.is_complete and administration.bpi_interference is None
     assert administration.bpi_interference_n == 3
-
-
-def test_a_sent_link_with_skipped_items_is_exported_and_counted_as_a_link_completion(link):
-    invitation, _ = link
-    _send(invitation, _worked_example())
-    rows = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in cohort_rows()]
-    followups = [row for row in rows if row["timepoint"] == "followup"]
-    assert len(followups) == 1 and followups[0]["bpi_walking"] in ("", None)
-    assert followups[0]["bpi_severity"] == pytest.approx(5.25)
-    by_mode = completion_by_mode(due_before=timezone.localdate() + dt.timedelta(days=1))
-    link_row = next(row for row in by_mode["rows"] if row["key"] == "link")
-    assert link_row["completed"] == 1 and by_mode["completed"] == 1
 
 
 def test_the_tablet_with_skipped_items_is_complete_too(make_patient, nurse_a):

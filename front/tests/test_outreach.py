@@ -1,21 +1,28 @@
-"""The worklist's self-completion and reminders column (reminders/templatetags/outreach.py):
-each step of an invitation and each reminder outcome in words, for a whole page of rows in
-a fixed number of queries."""
+"""The worklist's self-completion and reminders column (front.pages.outreach_for, from
+selfcompletion's and reminders' selectors): each step of an invitation and each reminder
+outcome in words, for a whole page of rows in a fixed number of queries."""
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
 from django.db import connection
-from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from front.pages import Outreach, outreach_for
 from questionnaires.services import administration_confirm
 from questionnaires.worklist import clinic_worklist
 from reminders.models import MAX_ATTEMPTS, ReminderSend
 from reminders.services import contact_record, reminders_stop
-from reminders.templatetags.outreach import Outreach, outreach_for
+from reminders.tests.dates import (
+    ADDRESS,
+    BASELINE_ON,
+    WEEK_LATER,
+    WINDOW_CLOSES,
+    WINDOW_OPENS,
+    noon,
+)
 from selfcompletion.services import (
     followup_link_ensure,
     invitation_draft_save,
@@ -24,8 +31,6 @@ from selfcompletion.services import (
     tablet_handover_start,
 )
 from tests.factories import enrol_patient, full_answers, save_administration
-
-from .dates import ADDRESS, BASELINE_ON, WEEK_LATER, WINDOW_CLOSES, WINDOW_OPENS, noon
 
 
 @pytest.fixture(autouse=True)
@@ -181,7 +186,7 @@ def _busy_patients(enrol, nurse_a, n: int) -> None:
 
 
 @pytest.mark.django_db
-def test_the_tag_reads_a_page_in_three_queries_whatever_its_length(clock, enrol, nurse_a,
+def test_the_column_reads_a_page_in_three_queries_whatever_its_length(clock, enrol, nurse_a,
                                                                     clinic_a):
     counts = []
     for n in (2, 18):
@@ -199,16 +204,15 @@ def test_the_tag_reads_a_page_in_three_queries_whatever_its_length(clock, enrol,
 
 
 @pytest.mark.django_db
-def test_the_get_filter_and_the_tag_in_a_template(clock, enrol):
+def test_patients_with_nothing_to_show_are_left_out(clock, enrol):
+    # was the template test of the deleted {% outreach_for %} tag and |get filter
     patient = enrol()
     followup_link_ensure(patient=patient)
-    template = Template("{% load outreach %}{% outreach_for rows as states %}"
-                        "{% for row in rows %}[{{ states|get:row.study_id|default:'none' }}]"
-                        "{% endfor %}{{ missing|get:'x'|default:'nothing' }}")
     other = enrol(baseline=False)
     rows = clinic_worklist(clinic=patient.clinic).rows
-    text = template.render(Context({"rows": rows}))
-    assert "Link: issued 22 Mar" in text and "[none]" in text and text.endswith("nothing")
+    states = outreach_for(rows)
+    assert "Link: issued 22 Mar" in states[patient.study_id].invitation
+    assert other.study_id not in states
     assert [row.study_id for row in rows] == sorted([patient.study_id, other.study_id])
 
 

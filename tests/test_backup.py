@@ -33,7 +33,7 @@ from core.backup import connection_to_url
 from questionnaires.instruments import BPI
 from tests.services import skip_or_fail
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "deploy" / "backup"
 WORDING = {code: f'Item {code}: "quoted", with a comma, 0–10 ✓' for code in BPI.item_codes[:3]}
 
@@ -219,7 +219,7 @@ def sqlite_study(tmp_path) -> Path:
     """A migrated and seeded SQLite file (the embedded default), in WAL mode as the site
     runs it, made by manage.py in a subprocess whatever the suite's database is."""
     path = tmp_path / "live.sqlite3"
-    code = ("from core.tests.test_backup import seed_study; "
+    code = ("from tests.test_backup import seed_study; "
             f"from django.core.management import call_command; "
             f"call_command('migrate', verbosity=0); seed_study({_write_wording(tmp_path)!r})")
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "CELERY_BROKER_URL": ""}
