@@ -3,7 +3,8 @@
 - nurses: the queries of the clinics where they are a nurse (another clinic's: 404);
 - researchers and statisticians: none (a query names a patient's doubtful data).
 
-For other pages (the lead wires them in): open_query_counts(clinic) for the worklist,
+For other pages (the lead wires them in): open_query_counts(clinic) (or
+open_query_counts_by_study_id(clinic), keyed as the worklist's rows are) for the worklist,
 queries_for_patient(patient) for the patient record (show it to users for whom
 may_view_queries(user=..., clinic=patient.clinic) holds), query_counts_by_clinic() for the
 dashboard and the data-quality page.
@@ -95,8 +96,18 @@ def current_value(query: Query):
 def open_query_counts(clinic: Clinic) -> dict[int, int]:
     """{patient id: number of open queries} at the clinic, for the worklist: open means
     awaiting the clinic's answer (raised or re-opened). One query."""
+    return _open_counts(clinic, "patient_id")
+
+
+def open_query_counts_by_study_id(clinic: Clinic) -> dict[str, int]:
+    """The same, keyed by study ID: the worklist's rows (patients.worklist.WorklistRow)
+    carry the study ID, not the patient's id."""
+    return _open_counts(clinic, "patient__study_id")
+
+
+def _open_counts(clinic: Clinic, key: str) -> dict:
     rows = (Query.objects.filter(patient__clinic=clinic, status=QueryStatus.OPEN)
-            .values("patient_id").annotate(n=Count("pk")).values_list("patient_id", "n"))
+            .values(key).annotate(n=Count("pk")).values_list(key, "n"))
     return dict(rows)
 
 

@@ -8,6 +8,7 @@ from dataqueries.models import QueryStatus
 from dataqueries.selectors import (
     current_value,
     open_query_counts,
+    open_query_counts_by_study_id,
     queries_for_patient,
     query_counts_by_clinic,
 )
@@ -45,6 +46,7 @@ def test_open_counts_are_the_queries_awaiting_the_clinic(cohort, clinic_a, clini
     with django_assert_num_queries(1):
         assert open_query_counts(clinic_a) == {a1.pk: 2, a2.pk: 1}
     assert open_query_counts(clinic_b) == {}  # answered: the data manager's turn
+    assert open_query_counts_by_study_id(clinic_a) == {"A-001": 2, "A-002": 1}
 
 
 def test_counts_by_clinic_include_every_clinic(cohort, django_assert_num_queries):
