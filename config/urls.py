@@ -56,4 +56,5 @@ urlpatterns = [
     # Patient pages (/p/: the one-time link and the clinic tablet) and their staff actions.
     path("", include("selfcompletion.urls")),
     path("reminders/", include("reminders.urls")),
+    path("queries/", include("dataqueries.urls")),
 ]

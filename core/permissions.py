@@ -7,7 +7,8 @@ clinic: a nurse edits her own clinics' patients, a data manager every clinic's.
 Public API (analysis/views.py can switch its role sets to these names):
 - Role: the four roles (clinics.models re-exports it for Membership.role);
 - capabilities CAN_VIEW_STUDY, CAN_EDIT_CLINICAL, CAN_ENTER_DATA, CAN_ANALYSE,
-  CAN_DOWNLOAD, CAN_RECORD_INTERVIEWS, CAN_MANAGE, and CAPABILITY_ROLES (name -> roles);
+  CAN_DOWNLOAD, CAN_RECORD_INTERVIEWS, CAN_MANAGE, CAN_VIEW_QUERIES, CAN_RAISE_QUERIES,
+  CAN_ANSWER_QUERIES, and CAPABILITY_ROLES (name -> roles);
 - user_roles(user), has_capability(user, cap, clinic=None), require(user, cap, clinic=None)
   and the view decorator @requires(cap), which answer 403 (PermissionDenied) when refused.
 """
@@ -41,6 +42,12 @@ CAN_DOWNLOAD = "download"
 CAN_RECORD_INTERVIEWS = "record_interviews"
 # Manage the study: the admin, the study target, a failed run's error.
 CAN_MANAGE = "manage"
+# Data queries (dataqueries): see them (a nurse her own clinics', checked at a clinic; a data
+# manager every clinic's), raise and close them (data managers), answer them (the clinic's
+# nurses). Researchers and statisticians see none: a query names a patient's doubtful data.
+CAN_VIEW_QUERIES = "view_queries"
+CAN_RAISE_QUERIES = "raise_queries"
+CAN_ANSWER_QUERIES = "answer_queries"
 
 CAPABILITY_ROLES: dict[str, frozenset[str]] = {
     CAN_VIEW_STUDY: frozenset({Role.RESEARCHER, Role.STATISTICIAN, Role.DATA_MANAGER}),
@@ -50,6 +57,9 @@ CAPABILITY_ROLES: dict[str, frozenset[str]] = {
     CAN_DOWNLOAD: frozenset({Role.STATISTICIAN, Role.DATA_MANAGER}),
     CAN_RECORD_INTERVIEWS: frozenset({Role.RESEARCHER, Role.DATA_MANAGER}),
     CAN_MANAGE: frozenset({Role.DATA_MANAGER}),
+    CAN_VIEW_QUERIES: frozenset({Role.NURSE, Role.DATA_MANAGER}),
+    CAN_RAISE_QUERIES: frozenset({Role.DATA_MANAGER}),
+    CAN_ANSWER_QUERIES: frozenset({Role.NURSE}),
 }
 # Roles whose capability holds at every clinic; the others only at their own clinics.
 STUDY_WIDE_ROLES = CAPABILITY_ROLES[CAN_VIEW_STUDY]

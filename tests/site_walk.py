@@ -47,6 +47,9 @@ def make_admin_records(manager, nurse_a, make_patient, make_administration) -> N
                                     path_info="/accounts/login/", locked_out=False)
     TOTPDevice.objects.create(user=nurse_a, name="authenticator", confirmed=True)
     StaticDevice.objects.create(user=nurse_a, name="recovery codes", confirmed=True)
+    from dataqueries.services import query_raise
+
+    query_raise(patient=patient, by=manager, text="Please check the date.")
 
 
 
@@ -62,6 +65,7 @@ def site_records(manager, nurse_a, clinic_a, make_patient, make_administration) 
         "uidb64": "MQ", "token": "set-password",
         # The People pages (clinics.urls): a user and one of their memberships.
         "pk": str(nurse_a.pk), "membership_pk": str(nurse_a.memberships.first().pk),
+        "query_id": str(patient.queries.get().pk),  # the query pages (dataqueries.urls)
     }
 
 

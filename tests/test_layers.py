@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("core", "clinics", "patients", "questionnaires", "selfcompletion", "reminders",
-          "analysis", "front")
+          "dataqueries", "analysis", "front")
 RANK = {app: rank for rank, app in enumerate(LAYERS)}
 # No exceptions: data changes reach analysis through core.signals, never by import.
 ALLOWED_MODULES: set[str] = set()

@@ -130,7 +130,7 @@ def _save_contact(request: HttpRequest, form: InterviewContactForm) -> bool:
 @require_GET
 @requires(CAN_ANALYSE)
 def quality_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "analysis/quality_list.html", {"lists": quality.quality_lists()})
+    return render(request, "analysis/quality_list.html", quality.quality_page(user=request.user))
 
 
 @login_required

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "questionnaires",
     "selfcompletion",
     "reminders",
+    "dataqueries",
     "analysis",
     "front",  # the pages composing several apps, above them all
 ]

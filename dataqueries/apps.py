@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class DataQueriesConfig(AppConfig):
+    """Queries (discrepancy notes): a data manager asks a clinic about a patient's data, the
+    clinic's nurses answer, the data manager closes."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "dataqueries"
+    verbose_name = "data queries"
