@@ -42,7 +42,7 @@ class RescoreReport:
         return 0 if self.dry_run else self.changed + self.restamped
 
 
-def change_reason(version: str = SCORING_VERSION) -> str:
+def change_reason(version: str) -> str:
     return f"rescored to version {version}"
 
 
@@ -90,6 +90,8 @@ def administrations_rescore(*, dry_run: bool = False) -> RescoreReport:
         return report
     bulk_update_with_history(to_save, Administration,
                              [*SCORE_FIELDS, "scoring_version", "updated_at"],
-                             batch_size=BATCH, default_change_reason=change_reason())
-    data_changed(reason=f"{changed} administration(s) {change_reason()}")
+                             batch_size=BATCH,
+                             default_change_reason=change_reason(SCORING_VERSION))
+    data_changed(reason=f"{changed + restamped} administration(s) "
+                        f"{change_reason(SCORING_VERSION)}")
     return report
