@@ -22,6 +22,7 @@ from django.urls import reverse
 from analysis.freezes.services import freeze_create
 from analysis.models import DatasetFreeze, ExportLog, ModelRun, RefitRequest, RunStatus
 from analysis.runs.compute import compute_results
+from core.models import CommandExportLog
 from questionnaires.models import (
     Administration,
     CohortSnapshot,
@@ -169,6 +170,7 @@ def test_export_cohort_freeze_999_names_the_id(tmp_path):
         call_command("export_cohort", "--freeze", "999", str(tmp_path / "x.csv"),
                      stdout=StringIO())
     assert not (tmp_path / "x.csv").exists()
+    assert CommandExportLog.objects.get().options["completed"] is False  # logged too
 
 
 def test_export_cohort_freeze_refuses_the_live_filters(cohort, tmp_path):
@@ -183,6 +185,11 @@ def test_export_cohort_freeze_to_stdout_is_the_frozen_file(cohort):
     out = StringIO()
     call_command("export_cohort", "--freeze", str(freeze_id), "-", stdout=out)
     assert out.getvalue().encode() == bytes(CohortSnapshot.objects.get(pk=freeze_id).data)
+    log = CommandExportLog.objects.latest("pk")
+    assert (log.command, log.file, log.row_count, log.options) == (
+        "export_cohort", "-", CohortSnapshot.objects.get(pk=freeze_id).row_count,
+        {"include_withdrawn_excluded": False, "include_drafts": False, "freeze": freeze_id,
+         "completed": True})
 
 
 @pytest.mark.parametrize("label", ["", "   "])
