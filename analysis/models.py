@@ -7,7 +7,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from patients.models import Patient
-from questionnaires.models import CohortSnapshot, FrozenRecordError
+from questionnaires.models import CohortSnapshot, FrozenQuerySet, FrozenRecordError
 
 
 class StudyTarget(models.Model):
@@ -198,6 +198,8 @@ class DatasetFreeze(models.Model):
                                help_text="Tables as JSON, as a model run's "
                                          "(analysis/stats/results.py).")
     timings = models.JSONField("timings (seconds)", default=dict, blank=True)
+
+    objects = FrozenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-snapshot_id"]

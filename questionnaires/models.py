@@ -174,6 +174,18 @@ class FrozenRecordError(Exception):
     """A frozen record (a cohort snapshot, a dataset freeze) was to be changed or deleted."""
 
 
+class FrozenQuerySet(models.QuerySet):
+    """Rows only ever added: a bulk update or delete is refused too (SQLite has no trigger)."""
+
+    def update(self, **kwargs):
+        raise FrozenRecordError(f"{self.model._meta.verbose_name}: frozen rows cannot be "
+                                "changed.")
+
+    def delete(self):
+        raise FrozenRecordError(f"{self.model._meta.verbose_name}: frozen rows cannot be "
+                                "deleted.")
+
+
 class CohortSnapshot(models.Model):
     """The cohort CSV's bytes at a moment, kept for ever: what a dataset freeze cites.
 
@@ -194,6 +206,8 @@ class CohortSnapshot(models.Model):
     data = models.BinaryField("cohort CSV", editable=False)
     sha256 = models.CharField("SHA-256 of the cohort CSV", max_length=64, db_index=True)
     row_count = models.PositiveIntegerField("rows")
+
+    objects = FrozenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

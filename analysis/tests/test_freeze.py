@@ -219,6 +219,10 @@ def test_a_freeze_cannot_be_changed_or_deleted_through_the_models(cohort):
         freeze.delete()
     with pytest.raises(FrozenRecordError, match="cannot be deleted"):
         freeze.snapshot.delete()
+    with pytest.raises(FrozenRecordError, match="cannot be changed"):
+        DatasetFreeze.objects.update(results={})
+    with pytest.raises(FrozenRecordError, match="cannot be deleted"):
+        CohortSnapshot.objects.all().delete()
     stored = DatasetFreeze.objects.select_related("snapshot").get()
     assert stored.label == "Paper 1" and stored.results["counts"]["patients"] == 20
 
@@ -393,6 +397,13 @@ def test_the_freeze_page_refuses_an_empty_label_naming_the_field(client, data_ma
     assert response.context["form"].errors == {"label": [
         "Give the freeze a label: what the frozen dataset is for, e.g. 'Paper 1 analysis'."]}
     assert not CohortSnapshot.objects.exists()
+
+
+def test_the_freeze_page_says_a_refit_in_progress_goes_on(client, data_manager, cohort):
+    running = ModelRun.objects.create(status=RunStatus.RUNNING, attempts=1, trigger="tick")
+    client.force_login(data_manager)
+    html = client.get(reverse("analysis:freezes")).content.decode()
+    assert f"the refit in progress (run {running.pk}) goes on meanwhile" in html
 
 
 def test_only_data_managers_freeze(client, statistician, researcher, cohort):
