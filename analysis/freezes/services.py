@@ -56,6 +56,7 @@ def freeze_create(*, label: str, by_name: str) -> DatasetFreeze:
     label = clean_label(label)
     options = normalise_options(None)
     read = _read_one_snapshot()
+    _check_one_scoring_version(read.frame)
     results, timings = compute_results(options=options, cohort=read.frame)
     codebook = "".join(csv_text_chunks(CODEBOOK_HEADER, codebook_rows())).encode()
     with transaction.atomic():
@@ -71,6 +72,18 @@ def freeze_create(*, label: str, by_name: str) -> DatasetFreeze:
         freeze.full_clean(validate_unique=False)  # its id is the new snapshot's
         freeze.save()
     return freeze
+
+
+def _check_one_scoring_version(frame) -> None:
+    """A freeze records one scoring version: every frozen score must be of the current one
+    (after a rule change, `manage.py rescore` brings the stored scores to it first)."""
+    older = frame.loc[frame["scoring_version"] != SCORING_VERSION, "scoring_version"]
+    if len(older):
+        versions = ", ".join(sorted(set(older) - {""})) or "none recorded"
+        raise ValidationError(
+            f"{len(older)} administrations hold scores of another scoring version "
+            f"({versions}) than the current {SCORING_VERSION}: run `manage.py rescore` "
+            "first. Nothing frozen.")
 
 
 def _read_one_snapshot() -> _Read:

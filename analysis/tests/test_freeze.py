@@ -205,6 +205,15 @@ def test_a_label_too_long_is_refused_by_name(cohort):
     assert not CohortSnapshot.objects.exists()
 
 
+def test_a_freeze_of_scores_of_an_older_scoring_version_is_refused(cohort):
+    Administration.objects.filter(pk=Administration.objects.order_by("pk").first().pk).update(
+        scoring_version="2025.9")
+    with pytest.raises(CommandError, match=r"1 administrations hold scores of another "
+                                           r"scoring version \(2025.9\).*manage.py rescore"):
+        call_command("freeze", "--label=Paper 1", stdout=StringIO())
+    assert not CohortSnapshot.objects.exists()
+
+
 # --- a freeze never changes ---------------------------------------------------------------
 
 def test_a_freeze_cannot_be_changed_or_deleted_through_the_models(cohort):
@@ -396,6 +405,15 @@ def test_the_freeze_page_refuses_an_empty_label_naming_the_field(client, data_ma
     assert response.status_code == 200
     assert response.context["form"].errors == {"label": [
         "Give the freeze a label: what the frozen dataset is for, e.g. 'Paper 1 analysis'."]}
+    assert not CohortSnapshot.objects.exists()
+
+
+def test_the_freeze_page_refuses_scores_of_an_older_version(client, data_manager, cohort):
+    Administration.objects.update(scoring_version="2025.9")
+    client.force_login(data_manager)
+    response = client.post(reverse("analysis:freezes"), {"label": "Paper 1"})
+    assert response.status_code == 200
+    assert "run `manage.py rescore` first" in response.context["form"].non_field_errors()[0]
     assert not CohortSnapshot.objects.exists()
 
 

@@ -32,6 +32,8 @@ class Command(BaseCommand):
         try:
             freeze = freeze_create(label=label, by_name=_os_user())
         except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise CommandError(" ".join(exc.messages)) from exc
             raise CommandError("; ".join(f"{field}: {' '.join(messages)}" for field, messages
                                          in exc.message_dict.items())) from exc
         snapshot = freeze.snapshot
