@@ -56,6 +56,9 @@ def freeze_create(*, label: str, by_name: str) -> DatasetFreeze:
     label = clean_label(label)
     options = normalise_options(None)
     read = _read_one_snapshot()
+    if read.rows == 0:
+        raise ValidationError("The cohort has no complete administrations yet: nothing to "
+                              "freeze.")
     _check_one_scoring_version(read.frame)
     results, timings = compute_results(options=options, cohort=read.frame)
     codebook = "".join(csv_text_chunks(CODEBOOK_HEADER, codebook_rows())).encode()

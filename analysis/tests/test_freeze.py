@@ -165,6 +165,14 @@ def test_the_freeze_fits_exactly_the_frozen_rows(fitted_cohort, nurse_a):
         (2 * len(completers), len(completers))}
 
 
+def test_an_empty_cohort_is_not_frozen(clinic_a, make_patient, make_administration):
+    make_administration(make_patient(), complete=False)  # a draft is not in the file
+    with pytest.raises(CommandError, match="no complete administrations yet: nothing to "
+                                           "freeze"):
+        call_command("freeze", "--label=Before recruitment", stdout=StringIO())
+    assert not CohortSnapshot.objects.exists()
+
+
 def test_export_cohort_freeze_999_names_the_id(tmp_path):
     with pytest.raises(CommandError, match="no freeze with id 999"):
         call_command("export_cohort", "--freeze", "999", str(tmp_path / "x.csv"),
