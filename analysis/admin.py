@@ -1,7 +1,7 @@
 """Analysis records in the admin, for data managers.
 
 The study target is edited here (one row, with history); interview contacts too. The
-export log and model runs are records of what happened: read-only.
+export log, model runs and dataset freezes are records of what happened: read-only.
 """
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from core.admin import DataManagerOnly, ReadOnly
 from patients.admin import LogsPatientReads
 
-from .models import ExportLog, InterviewContact, ModelRun, StudyTarget
+from .models import DatasetFreeze, ExportLog, InterviewContact, ModelRun, StudyTarget
 
 
 @admin.register(StudyTarget)
@@ -47,3 +47,11 @@ class ModelRunAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["pk", "status", "trigger", "created_at", "finished_at"]
     list_filter = ["status"]
     exclude = ["results"]  # large JSON; the dashboard shows it
+
+
+@admin.register(DatasetFreeze)
+class DatasetFreezeAdmin(ReadOnly, admin.ModelAdmin):
+    """Never changed or deleted (analysis/freezes); the files download from the export page."""
+
+    list_display = ["pk", "label", "created_at", "sha256", "scoring_version"]
+    exclude = ["results"]  # large JSON; the dashboard's ?freeze=ID shows it

@@ -7,6 +7,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from patients.models import Patient
+from questionnaires.models import CohortSnapshot, FrozenQuerySet, FrozenRecordError
 
 
 class StudyTarget(models.Model):
@@ -163,3 +164,63 @@ class RefitRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} ({'taken' if self.taken_at else 'pending'})"
+
+
+# --- Dataset freezes (analysis/freezes) ------------------------------------------------
+
+
+class DatasetFreeze(models.Model):
+    """A frozen, citable dataset: the cohort file, its codebook, versions and results.
+
+    The cohort CSV's bytes and SHA-256 are the CohortSnapshot whose id this row shares
+    (the id `manage.py freeze` prints). `results` is a ModelRun's results JSON
+    (analysis/stats/results.py), fitted on exactly the frozen rows, so the dashboard's
+    table templates show it unchanged. Never changed or deleted: see CohortSnapshot.
+    """
+
+    snapshot = models.OneToOneField(CohortSnapshot, on_delete=models.PROTECT,
+                                    primary_key=True, related_name="freeze",
+                                    verbose_name="cohort snapshot")
+    codebook = models.BinaryField("codebook CSV", editable=False)
+    codebook_sha256 = models.CharField("SHA-256 of the codebook CSV", max_length=64)
+    scoring_version = models.CharField("scoring version", max_length=20)
+    versions = models.JSONField("software versions", default=dict,
+                                help_text="Python, Django, numpy, pandas, scipy, statsmodels, "
+                                          "the project's git commit ('unknown' if none).")
+    options = models.JSONField("analysis options", default=dict)
+    results = models.JSONField("results",
+                               help_text="Tables as JSON, as a model run's "
+                                         "(analysis/stats/results.py).")
+    timings = models.JSONField("timings (seconds)", default=dict, blank=True)
+
+    objects = FrozenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-snapshot_id"]
+        verbose_name = "dataset freeze"
+
+    def __str__(self) -> str:
+        return f"Freeze {self.pk}: {self.snapshot.label}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise FrozenRecordError(f"Freeze {self.pk} cannot be changed: its results are "
+                                    "kept as they were.")
+        # an INSERT, never the UPDATE Django tries first for a row with its id set
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise FrozenRecordError(f"Freeze {self.pk} cannot be deleted.")
+
+    @property
+    def label(self) -> str:
+        return self.snapshot.label
+
+    @property
+    def created_at(self):
+        return self.snapshot.created_at
+
+    @property
+    def sha256(self) -> str:
+        return self.snapshot.sha256

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .freezes import views as freezes
 from .pages import views
 
 app_name = "analysis"
@@ -11,4 +12,7 @@ urlpatterns = [
     path("quality/", views.quality_list, name="quality"),
     path("export/", views.export_view, name="export"),
     path("export/<slug:file>/", views.download, name="download"),
+    path("freezes/", freezes.freeze_create_view, name="freezes"),
+    path("freezes/<int:freeze_id>/<slug:file>/", freezes.freeze_download,
+         name="freeze_download"),
 ]

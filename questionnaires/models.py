@@ -170,6 +170,65 @@ class ItemWording(models.Model):
         return self.code
 
 
+class FrozenRecordError(Exception):
+    """A frozen record (a cohort snapshot, a dataset freeze) was to be changed or deleted."""
+
+
+class FrozenQuerySet(models.QuerySet):
+    """Rows only ever added: a bulk update or delete is refused too (SQLite has no trigger)."""
+
+    def update(self, **kwargs):
+        raise FrozenRecordError(f"{self.model._meta.verbose_name}: frozen rows cannot be "
+                                "changed.")
+
+    def delete(self):
+        raise FrozenRecordError(f"{self.model._meta.verbose_name}: frozen rows cannot be "
+                                "deleted.")
+
+
+class CohortSnapshot(models.Model):
+    """The cohort CSV's bytes at a moment, kept for ever: what a dataset freeze cites.
+
+    Exactly what `export_cohort` wrote then (DESIGN.md, "Cohort CSV"), with its SHA-256.
+    Analysis' DatasetFreeze shares this row's id and holds the codebook, the versions
+    and the fitted results; it lives here, below analysis, so that `export_cohort
+    --freeze ID` can write the frozen file without importing analysis. Rows are only ever
+    added: save() refuses an update and delete() refuses, the admin only shows, and on
+    PostgreSQL a trigger refuses UPDATE and DELETE (migration 0006).
+    """
+
+    label = models.CharField("label", max_length=200,
+                             help_text="What the freeze is for, e.g. 'Paper 1 analysis'.")
+    created_at = models.DateTimeField("frozen at", auto_now_add=True)
+    created_by = models.CharField("frozen by", max_length=150, blank=True,
+                                  help_text="User name (or operating-system user of the "
+                                            "command); text, so the row never changes.")
+    data = models.BinaryField("cohort CSV", editable=False)
+    sha256 = models.CharField("SHA-256 of the cohort CSV", max_length=64, db_index=True)
+    row_count = models.PositiveIntegerField("rows")
+
+    objects = FrozenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "cohort snapshot"
+
+    def __str__(self) -> str:
+        return f"Freeze {self.pk}: {self.label}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise FrozenRecordError(f"Freeze {self.pk} cannot be changed: a frozen cohort "
+                                    "file is kept as it was.")
+        # an INSERT, never the UPDATE Django tries first for a row with its id set
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise FrozenRecordError(f"Freeze {self.pk} cannot be deleted: a frozen cohort file "
+                                "is kept as it was.")
+
+
 # The verified-keying models live in their own module (imported here so Django finds them).
 from .verification_models import (  # noqa: E402, F401
     KeyingDiscrepancy,

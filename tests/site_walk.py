@@ -14,6 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, reverse
 
 from patients.models import Patient
+from questionnaires.models import CohortSnapshot
 
 
 def make_admin_records(manager, nurse_a, make_patient, make_administration) -> None:
@@ -22,7 +23,13 @@ def make_admin_records(manager, nurse_a, make_patient, make_administration) -> N
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from analysis.models import ExportLog, InterviewContact, ModelRun, StudyTarget
+    from analysis.models import (
+        DatasetFreeze,
+        ExportLog,
+        InterviewContact,
+        ModelRun,
+        StudyTarget,
+    )
     from patients.services import patient_access_record, patient_withdraw
     from questionnaires.models import ItemWording
 
@@ -45,6 +52,11 @@ def make_admin_records(manager, nurse_a, make_patient, make_administration) -> N
     AccessFailureLog.objects.create(username="nurse_a", ip_address="10.0.0.1",
                                     user_agent="x", http_accept="",
                                     path_info="/accounts/login/", locked_out=False)
+    freeze = CohortSnapshot(label="test freeze", data=b"study_id\r\n", sha256="0" * 64,
+                            row_count=0)
+    freeze.save()
+    DatasetFreeze(snapshot=freeze, codebook=b"file\r\n", codebook_sha256="0" * 64,
+                  scoring_version="test", results={}).save()
     TOTPDevice.objects.create(user=nurse_a, name="authenticator", confirmed=True)
     StaticDevice.objects.create(user=nurse_a, name="recovery codes", confirmed=True)
     from dataqueries.services import query_raise
@@ -66,6 +78,7 @@ def site_records(manager, nurse_a, clinic_a, make_patient, make_administration) 
         # The People pages (clinics.urls): a user and one of their memberships.
         "pk": str(nurse_a.pk), "membership_pk": str(nurse_a.memberships.first().pk),
         "query_id": str(patient.queries.get().pk),  # the query pages (dataqueries.urls)
+        "freeze_id": str(CohortSnapshot.objects.order_by("pk").first().pk),
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from core.permissions import CAN_MANAGE, has_capability
 from questionnaires.cohort_files.writer import (
     cohort_csv_chunks,
     cohort_rows,
@@ -24,6 +25,7 @@ from questionnaires.cohort_files.writer import (
     csv_text_chunks,
 )
 
+from ..freezes.selectors import freezes_list
 from ..models import ExportLog
 from .codebook import CODEBOOK_HEADER, codebook_rows, cohort_columns, wide_columns
 from .log import counted, export_log_start
@@ -93,8 +95,11 @@ def snippet_export(*, user: AbstractBaseUser, language: str) -> str:
 
 
 def export_page_context(*, user: AbstractBaseUser) -> dict[str, Any]:
-    """The export page: files, codebook, snippets and the user's recent exports."""
+    """The export page: files, codebook, snippets, the dataset freezes (each with its
+    files and its tables) and the user's recent exports."""
     return {
+        "freezes": freezes_list(),
+        "can_freeze": has_capability(user, CAN_MANAGE),
         "codebook_tables": [("Cohort CSV: one row per administration", cohort_columns()),
                             ("Wide CSV: one row per patient", wide_columns())],
         "r_snippet": r_snippet(),

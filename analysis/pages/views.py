@@ -29,6 +29,7 @@ from core.permissions import (
 from patients.selectors import get_patient_for_user
 
 from .. import exports, selectors, services
+from ..freezes import views as freeze_views
 from . import dashboard, interviews, quality
 from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
 
@@ -46,7 +47,13 @@ def _permissions(request: HttpRequest) -> dict[str, bool]:
 @require_GET
 @requires(CAN_ANALYSE)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    """Recruitment, Tables 1 and 2, plots and freshness: from the stored run."""
+    """Recruitment, Tables 1 and 2, plots and freshness: from the stored run.
+
+    `?freeze=ID`: a dataset freeze's tables instead, labelled with its label, date and
+    fingerprint (analysis/freezes)."""
+    if "freeze" in request.GET:
+        return freeze_views.freeze_dashboard(request, request.GET["freeze"],
+                                             _permissions(request))
     context = dashboard.dashboard_context(
         variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT))
     return render(request, "analysis/dashboard_detail.html",

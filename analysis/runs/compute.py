@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import pandas as pd
 from django.core.exceptions import ValidationError
 
 from questionnaires.instruments import SCORING_VERSION
@@ -40,17 +41,20 @@ def data_fingerprint(options: Mapping[str, Any]) -> str:
     return fingerprint(load_cohort(), options)
 
 
-def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] | None = None
+def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] | None = None,
+                    cohort: pd.DataFrame | None = None
                     ) -> tuple[dict[str, Any], dict[str, float]]:
     """Load the cohort (one query) and compute every table: (results JSON, timings).
 
     `heartbeat` is called after each step and each Table 2 model: the run's sign of life.
+    `cohort`: the frame to analyse (a dataset freeze's frozen rows) instead of the live one.
     """
     options = normalise_options(options)
     beat = heartbeat or (lambda: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    cohort = load_cohort()
+    if cohort is None:
+        cohort = load_cohort()
     patients = patients_wide(cohort)
     timings["load"] = time.perf_counter() - started
     population = options["population"]
