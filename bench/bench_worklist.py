@@ -12,9 +12,9 @@ the cohort is built by this one the first time), so "before" and "after" are tim
 same script on the same database.
 
 The cohort is made once and kept: `seed_demo --patients 100000 --clinics 30` (the national
-scale of issue 18), then three clinics of exactly 330 (S), 3,300 (M) and 33,000 (L)
+scale of issue 18), then three clinics of exactly 330 (XS), 3,300 (XM) and 33,000 (XL)
 patients, each a copy of the first seeded patients by study ID with their administrations
-(so the mix of states is the demo's), and a nurse for each (nurse_s, nurse_m, nurse_l).
+(so the mix of states is the demo's), and a nurse for each (nurse_xs, nurse_xm, nurse_xl).
 The copies are plain rows (no audit records): the worklist does not read the history.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench_worklist"
-CLINICS = (("S", 330), ("M", 3_300), ("L", 33_000))
+CLINICS = (("XS", 330), ("XM", 3_300), ("XL", 33_000))
 BATCH = 2_000
 
 
@@ -112,8 +112,8 @@ def main() -> None:
     print("| clinic (patients) | request | median ms | p95 ms | queries |\n"
           "|---|---|---:|---:|---:|")
     requests = [(code, "") for code, _ in CLINICS]
-    requests += [("M", "?sort=study_id"), ("M", "?sort=baseline"), ("M", "?status=overdue"),
-                 ("M", "?q=M-012"), ("M", "?page=20")]
+    requests += [("XM", "?sort=study_id"), ("XM", "?sort=baseline"), ("XM", "?status=overdue"),
+                 ("XM", "?q=XM-012"), ("XM", "?page=20")]
     for code, query in requests:
         size = Patient.objects.filter(clinic__code=code).count()
         url = reverse("clinics:worklist", args=[code]) + query
