@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.paginator import Paginator
 from django.urls import reverse
 
 from clinics.models import Clinic
@@ -59,8 +58,10 @@ def worklist_page(*, user: AbstractBaseUser, clinic: Clinic, status: str, search
     """The worklist page: the clinic's rows (questionnaires), one page of them with their
     self-completion and reminders column (selfcompletion, reminders)."""
     sort = sort if sort in SORT_CODES else "urgency"  # a bad value falls back to urgency
-    result = clinic_worklist(clinic=clinic, status=status, search=search, sort=sort)
-    page = Paginator(result.rows, WORKLIST_PAGE_SIZE).get_page(page_number)
+    # the database pages: only this page's rows are read
+    result = clinic_worklist(clinic=clinic, status=status, search=search, sort=sort,
+                             page=page_number, page_size=WORKLIST_PAGE_SIZE)
+    page = result.page
     outreach = outreach_for(page.object_list)
     return {
         "clinic": clinic, "worklist": result, "page": page, "statuses": STATUSES,

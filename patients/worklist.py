@@ -19,8 +19,12 @@ FOLLOWUP_DUE_DAYS, by default 76, 120 and 90):
 Both ends of the window are inside it (day 76 and day 120 are in the window). A follow-up
 draft does not change the status: the follow-up is not done until it is complete.
 
-The rules and rows are here; the clinic's worklist is read by questionnaires.worklist (it
-needs the administrations, an app above this one).
+The rules and rows are here, twice: worklist_status is the readable specification (one
+patient in Python: the record page, data quality), worklist_status_sql the same rules as a
+SQL CASE over a patient queryset, so that the worklist counts, filters, orders and pages in
+the database (tests/test_worklist_sql.py pins them equal). The clinic's worklist is read by
+questionnaires.worklist: it supplies the administrations (an app above this one) under the
+names the CASE reads, ROW_INPUTS.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from django.conf import settings
+from django.db.models import Case, CharField, IntegerField, Q, Value, When
 
 from .models import FollowUpStatus
 from .validators import withdrawn_note
@@ -105,6 +110,54 @@ def worklist_status(*, today: dt.date, withdrawn: bool, followup_status: str,
     return "window_missed"
 
 
+# --- the same rules in SQL ---------------------------------------------------------------
+# The annotations the CASE reads besides the patient's own fields: the baseline's date and
+# state, the follow-up's state (NULL when there is none), as questionnaires.worklist names
+# them. "complete" is AdministrationStatus.COMPLETE, which this lower app cannot import.
+BASELINE_ON, BASELINE_STATE, FOLLOWUP_STATE = "baseline_on", "baseline_state", "followup_state"
+WITHDRAWN_ON = "withdrawal__withdrawn_on"
+COMPLETE = "complete"
+
+
+def _sql_rules(today: dt.date) -> list[tuple[Q, str]]:
+    """worklist_status's rules in its order, as (condition, code); no rule: "baseline".
+
+    The day rules compare the baseline date with constant dates computed here from today
+    (today < baseline + k days  <=>  baseline > today - k days), so no database date
+    arithmetic is needed and SQLite and PostgreSQL agree."""
+    def days_before_today(days: int) -> dt.date:
+        return today - dt.timedelta(days=days)
+
+    start = settings.FOLLOWUP_WINDOW_START_DAYS
+    return [
+        (Q(**{f"{WITHDRAWN_ON}__isnull": False}), "withdrawn"),
+        (Q(**{FOLLOWUP_STATE: COMPLETE}) | Q(followup_status=FollowUpStatus.COMPLETED),
+         "completed"),
+        (Q(followup_status=FollowUpStatus.LOST), "lost"),
+        # isnull spelt out: NOT (NULL = 'complete') is NULL in SQL, not true
+        (Q(**{f"{BASELINE_STATE}__isnull": True}) | ~Q(**{BASELINE_STATE: COMPLETE}),
+         "baseline"),
+        (Q(**{f"{BASELINE_ON}__gt": days_before_today(start - DUE_SOON_DAYS)}), "not_yet_due"),
+        (Q(**{f"{BASELINE_ON}__gt": days_before_today(start)}), "due_soon"),
+        (Q(**{f"{BASELINE_ON}__gte": days_before_today(settings.FOLLOWUP_DUE_DAYS)}), "due"),
+        (Q(**{f"{BASELINE_ON}__gte": days_before_today(settings.FOLLOWUP_WINDOW_END_DAYS)}),
+         "overdue"),
+    ]
+
+
+def worklist_status_sql(today: dt.date) -> Case:
+    """worklist_status as a CASE over a patient queryset annotated with ROW_INPUTS."""
+    return Case(*(When(condition, then=Value(code)) for condition, code in _sql_rules(today)),
+                default=Value("window_missed"), output_field=CharField())
+
+
+def worklist_urgency_sql(today: dt.date) -> Case:
+    """The status's URGENCY rank as a CASE: the default order without a second CASE."""
+    return Case(*(When(condition, then=Value(URGENCY[code]))
+                  for condition, code in _sql_rules(today)),
+                default=Value(URGENCY["window_missed"]), output_field=IntegerField())
+
+
 @dataclass(slots=True)
 class WorklistRow:
     """One patient on the worklist. The display texts are computed only for the rows of
@@ -152,19 +205,20 @@ def _day(day: dt.date, *, year: bool = True) -> str:
     return f"{day.day} {day:%b %Y}" if year else f"{day.day} {day:%b}"
 
 
-def worklist_row(values: dict, today: dt.date) -> WorklistRow:
-    """One patient's row from the values questionnaires.worklist reads (two queries)."""
-    baseline_complete = values["baseline_state"] == "complete"
-    withdrawn_on = values["withdrawal__withdrawn_on"]
-    code = worklist_status(
-        today=today, withdrawn=withdrawn_on is not None,
-        followup_status=values["followup_status"], baseline_on=values["baseline_on"],
-        baseline_complete=baseline_complete,
-        followup_complete=values["followup_state"] == "complete")
+# What a row is built from: the CASE's inputs, the study ID and the status the CASE gave
+# (annotated as STATUS). A new column adds its annotation here and a field to WorklistRow.
+STATUS = "worklist_status"
+ROW_INPUTS = ("study_id", BASELINE_ON, BASELINE_STATE, FOLLOWUP_STATE, WITHDRAWN_ON, STATUS)
+
+
+def worklist_row(values: dict) -> WorklistRow:
+    """One patient's row from the ROW_INPUTS values of the page's query."""
+    code = values[STATUS]
     return WorklistRow(
-        study_id=values["study_id"], baseline_on=values["baseline_on"],
-        baseline_complete=baseline_complete, followup_draft=values["followup_state"] == "draft",
-        status=_status(code, withdrawn_on), entry_timepoint=_entry_timepoint(code))
+        study_id=values["study_id"], baseline_on=values[BASELINE_ON],
+        baseline_complete=values[BASELINE_STATE] == COMPLETE,
+        followup_draft=values[FOLLOWUP_STATE] == "draft",
+        status=_status(code, values[WITHDRAWN_ON]), entry_timepoint=_entry_timepoint(code))
 
 
 def _status(code: str, withdrawn_on: dt.date | None) -> Status:
@@ -174,5 +228,5 @@ def _status(code: str, withdrawn_on: dt.date | None) -> Status:
     return STATUS_BY_CODE[code]
 
 
-__all__ = ["DUE_SOON_DAYS", "STATUSES", "URGENCY", "followup_dates", "worklist_row",
-           "worklist_status"]
+__all__ = ["DUE_SOON_DAYS", "ROW_INPUTS", "STATUS", "STATUSES", "URGENCY", "followup_dates",
+           "worklist_row", "worklist_status", "worklist_status_sql", "worklist_urgency_sql"]
