@@ -70,7 +70,7 @@ def copy_clinics() -> None:
             continue
         with transaction.atomic():
             for start in range(0, size, BATCH):
-                batch = source[start:start + BATCH]
+                batch = source[start:min(start + BATCH, size)]
                 copies = Patient.objects.bulk_create([
                     Patient(clinic=clinic, study_id=f"{code}-{start + i + 1:05d}",
                             **{f: getattr(p, f) for f in patient_fields})
