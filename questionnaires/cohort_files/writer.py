@@ -29,7 +29,14 @@ from ..instruments import ITEM_CODES, SCORE_CODES
 from ..models import Administration, AdministrationStatus
 from .batching import batched
 from .columns import EXPORT_COLUMNS, EXPORT_LOOKUPS, TEXT_COLUMNS
-from .missing import REASON_COLUMNS, STORED_REASONS, Reason, column_reason, reasons_cell
+from .missing import (
+    REASON_COLUMNS,
+    REASONS_COLUMN,
+    STORED_REASONS,
+    Reason,
+    column_reason,
+    reasons_cell,
+)
 from .precision import SCORE_DECIMALS, score_decimal
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google
@@ -107,6 +114,7 @@ _REASON_POSITIONS = tuple((EXPORT_COLUMNS.index(column), column,
                           for column in REASON_COLUMNS)
 _COMPLETE = AdministrationStatus.COMPLETE
 _ITEM_CODE_SET = frozenset(ITEM_CODES)
+_REASONS_AT = EXPORT_COLUMNS.index(REASONS_COLUMN)
 
 
 def _stored_reasons(stored: Any) -> dict[str, Reason]:
@@ -122,8 +130,9 @@ def _stored_reasons(stored: Any) -> dict[str, Reason]:
 
 def file_row(values: Sequence[Any]) -> list[Any]:
     """A database row (EXPORT_LOOKUPS) as the file's row (EXPORT_COLUMNS): scores at their
-    precision (Decimal), then the missing_reasons cell in place of the status and the
-    stored reasons (an item's stored reason, e.g. declined, before the derived one)."""
+    precision (Decimal), and the missing_reasons cell (at its column) in place of the
+    status and the stored reasons (an item's stored reason, e.g. declined, before the
+    derived one)."""
     row = list(values)
     stored = _stored_reasons(row.pop())
     complete = row.pop() == _COMPLETE
@@ -132,7 +141,7 @@ def file_row(values: Sequence[Any]) -> list[Any]:
     pairs = [(column, stored.get(column) or (when_complete if complete else when_draft))
              for position, column, when_complete, when_draft in _REASON_POSITIONS
              if row[position] is None or row[position] == ""]
-    row.append(reasons_cell(pairs))
+    row.insert(_REASONS_AT, reasons_cell(pairs))
     return row
 
 
