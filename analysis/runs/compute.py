@@ -15,7 +15,12 @@ from django.core.exceptions import ValidationError
 from questionnaires.instruments import SCORING_VERSION
 
 from ..stats import descriptives, regression
-from ..stats.cohort import ANALYSIS_VERSION, fingerprint, load_cohort, patients_wide
+from ..stats.cohort import (
+    ANALYSIS_VERSION,
+    cohort_fingerprint,
+    load_cohort_and_fingerprint,
+    patients_wide,
+)
 from ..stats.results import DEFAULT_OPTIONS, LEGACY_POPULATIONS, POPULATIONS, SCHEMA_VERSION
 
 
@@ -36,13 +41,15 @@ def normalise_options(options: Mapping[str, Any] | None = None) -> dict[str, Any
 
 
 def data_fingerprint(options: Mapping[str, Any]) -> str:
-    """The fingerprint of the analysis data as it is now (one query), for these options."""
-    return fingerprint(load_cohort(), options)
+    """The fingerprint of the analysis data as it is now, for these options (computed by
+    PostgreSQL without sending a row; on SQLite from one read of the cohort)."""
+    return cohort_fingerprint(options)
 
 
 def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] | None = None
                     ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Load the cohort (one query) and compute every table: (results JSON, timings).
+    """Load the cohort (one read, its fingerprint from the same snapshot) and compute
+    every table: (results JSON, timings).
 
     `heartbeat` is called after each step and each Table 2 model: the run's sign of life.
     """
@@ -50,13 +57,13 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
     beat = heartbeat or (lambda: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    cohort = load_cohort()
+    cohort, fingerprint = load_cohort_and_fingerprint(options)
     patients = patients_wide(cohort)
     timings["load"] = time.perf_counter() - started
     population = options["population"]
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "options": options, "scoring_version": SCORING_VERSION,
-        "fingerprint": fingerprint(cohort, options), "counts": _counts(cohort, patients)}
+        "fingerprint": fingerprint, "counts": _counts(cohort, patients)}
     # One model frame and row selection for every model; Table 1 and the change from
     # baseline describe the patients the models analyse.
     step_started = time.perf_counter()
