@@ -174,20 +174,47 @@ def csv_text_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Ite
         yield buffer.getvalue()
 
 
+def python_csv_parts(**filters) -> Iterator[tuple[str, int]]:
+    """(text, data rows in it) of the cohort CSV written by csv.writer: the header, then
+    BATCH_ROWS rows a chunk. The reference, and the path on SQLite."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue(), 0
+    for batch in batched(cohort_rows(**filters), BATCH_ROWS):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(batch)
+        yield buffer.getvalue(), len(batch)
+
+
+def cohort_csv_parts(**filters) -> Iterator[tuple[str, int]]:
+    """(text, data rows in it) of the cohort CSV, header first; takes the filters of
+    `cohort_queryset`. On PostgreSQL the database writes the rows (writer_sql: COPY, the
+    same bytes, several times faster)."""
+    if connections[cohort_queryset().db].vendor != "postgresql":
+        return python_csv_parts(**filters)
+    from .writer_sql import cohort_copy_sql, copy_csv_parts  # it imports this module
+
+    def parts() -> Iterator[tuple[str, int]]:
+        yield next(python_csv_parts(**filters))  # the header, written by csv.writer
+        yield from copy_csv_parts(*cohort_copy_sql(**filters))
+
+    return parts()
+
+
 def cohort_csv_chunks(rows: Iterable[Sequence[Any]] | None = None, **filters) -> Iterator[str]:
-    """The cohort CSV as text chunks: header, then `rows` (by default `cohort_rows(**filters)`)."""
-    return csv_text_chunks(EXPORT_COLUMNS, cohort_rows(**filters) if rows is None else rows)
+    """The cohort CSV as text chunks: header, then `rows` (by default the cohort's, the
+    filters of `cohort_queryset` applied)."""
+    if rows is None:
+        return (text for text, _ in cohort_csv_parts(**filters))
+    return csv_text_chunks(EXPORT_COLUMNS, rows)
 
 
 def write_cohort_csv(stream: TextIO, **filters) -> int:
     """Write the cohort CSV to an open text stream; return the number of data rows."""
     count = 0
-
-    def counting(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-        nonlocal count
-        for count, row in enumerate(rows, start=1):  # noqa: B007 (read after the loop)
-            yield row
-
-    for chunk in cohort_csv_chunks(counting(cohort_rows(**filters))):
-        stream.write(chunk)
+    for text, rows in cohort_csv_parts(**filters):
+        stream.write(text)
+        count += rows
     return count
