@@ -64,8 +64,8 @@ def _counted_parts(parts: Iterator[tuple[str, int]], *, log: ExportLog) -> Itera
     completed = False
     try:
         for text, rows in parts:
-            yield text
             sent += rows
+            yield text
         completed = True
     finally:
         # Stop the writer first: on PostgreSQL its COPY holds the connection the log
