@@ -498,6 +498,10 @@ class PatientSummaries:
     def clinic(self, number: int) -> object:
         return self._clinics.value(self._clinic[number])
 
+    def first_line(self, number: int) -> int:
+        """The line of the patient's first row."""
+        return self._first_line[number]
+
     def timepoints(self, number: int) -> list[tuple[int, str, object]]:
         """(line, timepoint, date) of the patient's rows with a valid timepoint, in file
         order; the date is _INVALID if unreadable."""

@@ -14,7 +14,7 @@ from django.utils import timezone
 from patients.models import Patient
 from patients.services import patient_withdraw
 from questionnaires.cohort_files import writer, writer_sql
-from questionnaires.cohort_files.columns import EXPORT_COLUMNS
+from questionnaires.cohort_files.columns import EXPORT_COLUMNS, IMPORT_COLUMNS
 from questionnaires.models import (
     Administration,
     AdministrationSource,
@@ -152,3 +152,55 @@ def test_a_column_of_an_unknown_type_is_refused_not_written_differently(monkeypa
                         ("patient__created_at", *writer_sql.EXPORT_LOOKUPS[1:]))
     with pytest.raises(NotImplementedError, match="study_id: no SQL format"):
         writer_sql._cell("study_id", 0, [])
+
+
+def test_the_import_calls_the_per_patient_write_check_and_writes_nothing_on_error(
+        clinic_a, monkeypatch, tmp_path):
+    """The write step's per-patient hook (importer.check_patient_writable): an error it
+    adds stops the import, names line and column, and leaves nothing written."""
+    from questionnaires.cohort_files import importer
+    from questionnaires.cohort_files.reader import CohortImportError
+
+    from .cohort_files import cohort_row, write_cohort
+
+    seen = []
+
+    def refuse_a_002(*, study_id, line, patient, errors):
+        seen.append((study_id, line, patient))
+        if study_id == "A-002":
+            errors.add(line, "study_id", "record locked")
+
+    monkeypatch.setattr(importer, "check_patient_writable", refuse_a_002)
+    path = tmp_path / "c.csv"
+    write_cohort(path, [cohort_row("A-001", "baseline", "2025-01-10"),
+                        cohort_row("A-002", "baseline", "2025-01-10"),
+                        cohort_row("A-002", "followup", "2025-04-10")])
+    with path.open(encoding="utf-8", newline="") as stream, \
+            pytest.raises(CohortImportError) as caught:
+        importer.import_cohort(stream=stream, source="c.csv")
+    assert [str(e) for e in caught.value.errors] == ["line 3, column study_id: record locked"]
+    assert seen == [("A-001", 2, None), ("A-002", 3, None)]
+    assert not Patient.objects.exists() and not Administration.objects.exists()
+    with path.open(encoding="utf-8", newline="") as stream:  # a dry run does not write
+        importer.import_cohort(stream=stream, source="c.csv", dry_run=True)
+    assert len(seen) == 2
+
+
+def test_a_file_with_or_without_the_follow_up_columns_imports_the_same(clinic_a, tmp_path):
+    """followup_status and lost_reason (the export's last columns) are informational."""
+    from questionnaires.cohort_files.importer import import_cohort
+
+    from .cohort_files import cohort_row, write_cohort
+
+    rows = [cohort_row("A-001", "baseline", "2025-01-10")]
+    write_cohort(tmp_path / "old.csv", rows)
+    write_cohort(tmp_path / "new.csv", [row | {"followup_status": "lost",
+                                               "lost_reason": "nonsense"} for row in rows],
+                 (*IMPORT_COLUMNS, "followup_status", "lost_reason"))
+    for name in ("new.csv", "old.csv"):
+        with (tmp_path / name).open(encoding="utf-8", newline="") as stream:
+            import_cohort(stream=stream, source=name)
+        patient = Patient.objects.get()
+        assert (patient.followup_status, patient.lost_reason) == ("active", "")
+        Administration.objects.all().delete()
+        Patient.objects.all().delete()
