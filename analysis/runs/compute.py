@@ -18,6 +18,7 @@ from ..stats import descriptives, regression
 from ..stats.cohort import (
     ANALYSIS_VERSION,
     cohort_fingerprint,
+    load_cohort,
     load_cohort_and_fingerprint,
     patients_wide,
 )
@@ -46,10 +47,15 @@ def data_fingerprint(options: Mapping[str, Any]) -> str:
     return cohort_fingerprint(options)
 
 
-def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] | None = None
-                    ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Load the cohort (one read, its fingerprint from the same snapshot) and compute
-    every table: (results JSON, timings).
+def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] | None = None,
+                    fingerprint: str = "") -> tuple[dict[str, Any], dict[str, float]]:
+    """Load the cohort (one read) and compute every table: (results JSON, timings).
+
+    `fingerprint`: the run's, taken when it was queued (before this read), kept as the
+    results' own, so the refit reads nothing more. It can only be older than the data
+    read: a change in between makes the next tick's fingerprint differ, and that tick
+    refits (never the reverse, a change taken as fitted). Without it the fingerprint is
+    computed from this read's snapshot.
 
     `heartbeat` is called after each step and each Table 2 model: the run's sign of life.
     """
@@ -57,7 +63,10 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
     beat = heartbeat or (lambda: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    cohort, fingerprint = load_cohort_and_fingerprint(options)
+    if fingerprint:
+        cohort = load_cohort()
+    else:
+        cohort, fingerprint = load_cohort_and_fingerprint(options)
     patients = patients_wide(cohort)
     timings["load"] = time.perf_counter() - started
     population = options["population"]

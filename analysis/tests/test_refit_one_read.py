@@ -38,6 +38,7 @@ def reads(monkeypatch):
         return real()
 
     monkeypatch.setattr(cohort, "load_cohort", counting)
+    monkeypatch.setattr(compute, "load_cohort", counting)
     return calls
 
 
@@ -65,6 +66,24 @@ def test_an_unchanged_cohort_is_not_refitted_and_reads_nothing(two_patients, rea
     reads.clear()
     again, created = services.model_run_request()
     assert not created and again.pk == run.pk and reads == []
+
+
+def test_a_change_between_queueing_and_reading_is_refitted_next(two_patients, reads):
+    """The run keeps the fingerprint taken when it was queued; data changed before its
+    read make the next request see a different fingerprint, so nothing is taken as
+    fitted that was not (SQLite and PostgreSQL)."""
+    first, _ = two_patients
+    run, _ = services.model_run_request(force=True)
+    Administration.objects.filter(patient=first, timepoint="followup").update(
+        bpi_severity=9.5)
+    run = services.model_run_execute(run_id=run.pk)
+    assert run.status == "succeeded" and run.results["fingerprint"] == run.fingerprint
+    assert run.fingerprint != compute.data_fingerprint(OPTIONS)
+    again, created = services.model_run_request()
+    assert created and again.pk != run.pk
+    again = services.model_run_execute(run_id=again.pk)
+    assert again.fingerprint == compute.data_fingerprint(OPTIONS)
+    assert services.model_run_request() == (again, False)
 
 
 def _database_fingerprint() -> str:
