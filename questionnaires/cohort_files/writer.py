@@ -14,6 +14,7 @@ change in the wide file stays a number.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -214,7 +215,9 @@ def cohort_csv_chunks(rows: Iterable[Sequence[Any]] | None = None, **filters) ->
 def write_cohort_csv(stream: TextIO, **filters) -> int:
     """Write the cohort CSV to an open text stream; return the number of data rows."""
     count = 0
-    for text, rows in cohort_csv_parts(**filters):
-        stream.write(text)
-        count += rows
+    # closed however the writing ends (a broken pipe): on PostgreSQL that stops the COPY
+    with contextlib.closing(cohort_csv_parts(**filters)) as parts:
+        for text, rows in parts:
+            stream.write(text)
+            count += rows
     return count
