@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 
 from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS_BY_CODE
 from patients.models import Patient
-from questionnaires.cohort_files.columns import EXPORT_COLUMNS, PIH_FORM_VERSION
+from questionnaires.cohort_files.columns import (
+    EXPORT_COLUMNS,
+    PATIENT_STATUS_COLUMNS,
+    PIH_FORM_VERSION,
+)
 from questionnaires.cohort_files.missing import (
     DECLINED,
     NO_ADMINISTRATION,
@@ -132,6 +136,17 @@ def _pih_form_version_column() -> Column:
                   "questionnaires.Administration", versions, missing="never missing")
 
 
+def _status_column(name: str) -> Column:
+    """followup_status / lost_reason (the codebook's helper owns the wording)."""
+    model_field = Patient._meta.get_field(name)
+    choices = tuple((str(code), str(label)) for code, label in model_field.choices)
+    return Column(name, str(model_field.verbose_name), CATEGORY, _choices_text(choices),
+                  "The patient's follow-up status now; repeated on both rows.",
+                  "patients.Patient", choices,
+                  missing="never missing" if name == "followup_status"
+                  else "empty unless lost to follow-up")
+
+
 def _fixed_columns() -> dict[str, Column]:
     study_id = Patient._meta.get_field("study_id")
     timepoint = Administration._meta.get_field("timepoint")
@@ -171,6 +186,8 @@ def cohort_columns() -> list[Column]:
             columns.append(_pih_form_version_column())
         elif name == REASONS_COLUMN:
             columns.append(_reasons_column("cohort"))
+        elif name in PATIENT_STATUS_COLUMNS:
+            columns.append(_status_column(name))
         else:
             columns.append(_patient_column(name))
     return columns
@@ -213,6 +230,7 @@ def wide_columns() -> list[Column]:
             "baseline's reason if both are.", "Derived",
             missing=missing_text(TOO_FEW_ITEMS, NO_ADMINISTRATION), decimals=score.decimals))
     columns.append(_reasons_column("wide"))
+    columns.extend(by_name[name] for name in PATIENT_STATUS_COLUMNS)  # appended later
     return columns
 
 

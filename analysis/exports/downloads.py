@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from core.permissions import CAN_MANAGE, has_capability
 from questionnaires.cohort_files.writer import (
-    cohort_csv_chunks,
+    cohort_csv_parts,
     cohort_rows,
     cohort_values,
     csv_text_chunks,
@@ -56,7 +56,25 @@ def utf8(chunks: Iterable[str]) -> Iterator[bytes]:
 def cohort_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None = None
                       ) -> Iterator[bytes]:
     log = export_log_start(user=user, file=FILES["cohort_csv"][0], options=options or {})
-    return utf8(cohort_csv_chunks(counted(cohort_rows(), log=log)))
+    return utf8(_counted_parts(cohort_csv_parts(), log=log))
+
+
+def _counted_parts(parts: Iterator[tuple[str, int]], *, log: ExportLog) -> Iterator[str]:
+    """The text of (text, rows) parts; then the rows sent go to the export log, as
+    log.counted does for rows (an abandoned download: rows so far, completed false)."""
+    sent = 0
+    completed = False
+    try:
+        for text, rows in parts:
+            sent += rows
+            yield text
+        completed = True
+    finally:
+        # Stop the writer first: on PostgreSQL its COPY holds the connection the log
+        # update needs.
+        parts.close()
+        options = {**log.options, "completed": completed}
+        ExportLog.objects.filter(pk=log.pk).update(row_count=sent, options=options)
 
 
 def wide_csv_stream(*, user: AbstractBaseUser, options: dict[str, Any] | None = None

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from questionnaires.cohort_files.columns import EXPORT_COLUMNS
+from questionnaires.cohort_files.columns import EXPORT_COLUMNS, PATIENT_STATUS_COLUMNS
 from questionnaires.cohort_files.missing import (
     NO_ADMINISTRATION,
     REASONS_COLUMN,
@@ -45,7 +45,8 @@ def wide_rows(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
     """One row per patient from cohort rows ordered by patient (baseline, follow-up).
 
     The changes are follow-up minus baseline of the written (rounded) scores, so exact;
-    empty when either is missing. The last cell gives every empty cell's reason.
+    empty when either is missing. missing_reasons gives every empty cell's reason; the
+    patient's follow-up status and lost reason come after it (added later).
     """
     for _, patient_rows in itertools.groupby(rows, key=lambda row: row[_INDEX["study_id"]]):
         by_timepoint = {row[_INDEX["timepoint"]]: row for row in patient_rows}
@@ -82,5 +83,6 @@ def wide_rows(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
                 missing.append((wide_score_name(code, "chg"), whys[0] or whys[1]))
             wide.extend([*values, change])
         wide.append(reasons_cell(missing))  # visited in column order
+        wide.extend(first[_INDEX[name]] for name in PATIENT_STATUS_COLUMNS)  # appended later
         yield wide
 

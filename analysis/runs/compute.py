@@ -16,7 +16,16 @@ from django.core.exceptions import ValidationError
 from questionnaires.instruments import SCORING_VERSION
 
 from ..stats import descriptives, regression
-from ..stats.cohort import ANALYSIS_VERSION, fingerprint, load_cohort, patients_wide
+from ..stats.cohort import (
+    ANALYSIS_VERSION,
+    cohort_fingerprint,
+    load_cohort,
+    load_cohort_and_fingerprint,
+    patients_wide,
+)
+from ..stats.cohort import (
+    fingerprint as frame_fingerprint,
+)
 from ..stats.results import DEFAULT_OPTIONS, LEGACY_POPULATIONS, POPULATIONS, SCHEMA_VERSION
 
 
@@ -37,14 +46,21 @@ def normalise_options(options: Mapping[str, Any] | None = None) -> dict[str, Any
 
 
 def data_fingerprint(options: Mapping[str, Any]) -> str:
-    """The fingerprint of the analysis data as it is now (one query), for these options."""
-    return fingerprint(load_cohort(), options)
+    """The fingerprint of the analysis data as it is now, for these options (computed by
+    PostgreSQL without sending a row; on SQLite from one read of the cohort)."""
+    return cohort_fingerprint(options)
 
 
 def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] | None = None,
-                    cohort: pd.DataFrame | None = None
+                    fingerprint: str = "", cohort: pd.DataFrame | None = None
                     ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Load the cohort (one query) and compute every table: (results JSON, timings).
+    """Load the cohort (one read) and compute every table: (results JSON, timings).
+
+    `fingerprint`: the run's, taken when it was queued (before this read), kept as the
+    results' own, so the refit reads nothing more. It can only be older than the data
+    read: a change in between makes the next tick's fingerprint differ, and that tick
+    refits (never the reverse, a change taken as fitted). Without it the fingerprint is
+    computed from this read's snapshot.
 
     `heartbeat` is called after each step and each Table 2 model: the run's sign of life.
     `cohort`: the frame to analyse (a dataset freeze's frozen rows) instead of the live one.
@@ -53,14 +69,18 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
     beat = heartbeat or (lambda: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    if cohort is None:
+    if cohort is not None:  # a dataset freeze's frozen rows: fingerprinted as they are
+        fingerprint = fingerprint or frame_fingerprint(cohort, options)
+    elif fingerprint:
         cohort = load_cohort()
+    else:
+        cohort, fingerprint = load_cohort_and_fingerprint(options)
     patients = patients_wide(cohort)
     timings["load"] = time.perf_counter() - started
     population = options["population"]
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "options": options, "scoring_version": SCORING_VERSION,
-        "fingerprint": fingerprint(cohort, options), "counts": _counts(cohort, patients)}
+        "fingerprint": fingerprint, "counts": _counts(cohort, patients)}
     # One model frame and row selection for every model; Table 1 and the change from
     # baseline describe the patients the models analyse.
     step_started = time.perf_counter()

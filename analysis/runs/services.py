@@ -196,8 +196,10 @@ def model_run_execute(*, run_id: int) -> ModelRun | None:
     mine = ModelRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, attempts=attempt)
     run = ModelRun.objects.get(pk=run_id)
     try:
+        # the fingerprint taken when the run was queued: no second read of the cohort
         results, timings = compute_results(
-            options=run.options, heartbeat=lambda: mine.update(heartbeat_at=timezone.now()))
+            options=run.options, heartbeat=lambda: mine.update(heartbeat_at=timezone.now()),
+            fingerprint=run.fingerprint)
     except BaseException as exc:  # SoftTimeLimitExceeded too: the run fails, keeps why
         mine.update(status=RunStatus.FAILED, finished_at=timezone.now(),
                     error=_describe(exc), versions=library_versions())

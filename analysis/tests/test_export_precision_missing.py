@@ -11,6 +11,7 @@ from django.urls import reverse
 from pandas.io.stata import StataMissingValue
 
 from patients.models import Patient
+from questionnaires.cohort_files.columns import EXPORT_COLUMNS
 from questionnaires.cohort_files.writer import cohort_rows
 from questionnaires.instruments import BPI, PIH, PPIC
 from questionnaires.models import Administration, AdministrationSource
@@ -108,7 +109,8 @@ def test_missing_reasons_in_the_cohort_csv_and_its_codebook(client, statistician
     header, *_ = csv.reader(io.StringIO(_download(client, statistician,
                                                   "cohort_csv").decode()))
     # The older layout's columns first and in place, the new ones at the end.
-    assert header[-2:] == ["pih_form_version", "missing_reasons"]
+    assert header[-4:] == ["pih_form_version", "missing_reasons", "followup_status",
+                           "lost_reason"]
     rows = {(r["study_id"], r["timepoint"]): r for r in _csv(
         _download(client, statistician, "cohort_csv"))}
     baseline = rows[(first.study_id, "baseline")]
@@ -181,7 +183,8 @@ def test_a_drafts_empty_items_are_not_entered(make_patient, make_administration)
     patient = make_patient()
     make_administration(patient, answers={"bpi_worst": 3}, complete=False)
     (row,) = list(cohort_rows(include_drafts=True))
-    reasons = dict(part.split(":") for part in row[-1].split(";"))
+    cell = row[EXPORT_COLUMNS.index("missing_reasons")]
+    reasons = dict(part.split(":") for part in cell.split(";"))
     assert reasons["bpi_least"] == "not_entered"
     assert reasons["bpi_severity"] == "too_few_items"
     assert "bpi_worst" not in reasons
@@ -235,7 +238,8 @@ def test_the_stored_reasons_cost_no_query_per_row(make_patient):
     def export_queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             rows = list(cohort_rows())
-        assert all("bpi_worst:declined" in row[-1] for row in rows)
+        at = EXPORT_COLUMNS.index("missing_reasons")
+        assert all("bpi_worst:declined" in row[at] for row in rows)
         return len(captured)
 
     def add_patient():

@@ -2,8 +2,11 @@
 
 Import reads IMPORT_COLUMNS (patient, administration, characteristics, items) and, when a
 file has them, OPTIONAL_IMPORT_COLUMNS; export writes those, the score columns, then the
-PIH form version and the missing-data reasons. The last two came later: they are at the
-end, so a reader of the older layout finds every column where it was.
+PIH form version and the missing-data reasons, then the patient's follow-up status and
+why they were lost (PATIENT_STATUS_COLUMNS). Later columns are always appended, so a reader
+of an older layout finds every column where it was. The import accepts files with or
+without the follow-up columns and does not read them (informational: follow-up status is
+kept by the follow-up workflow, not by a file).
 """
 from __future__ import annotations
 
@@ -16,19 +19,28 @@ IMPORT_COLUMNS: tuple[str, ...] = (
     "study_id", "clinic", "timepoint", "administered_on", *CHARACTERISTIC_CODES, *ITEM_CODES)
 PIH_FORM_VERSION = "pih_form_version"
 OPTIONAL_IMPORT_COLUMNS: tuple[str, ...] = (PIH_FORM_VERSION, REASONS_COLUMN)
-EXPORT_COLUMNS: tuple[str, ...] = (*IMPORT_COLUMNS, *SCORE_CODES, *OPTIONAL_IMPORT_COLUMNS)
+# Patient-level, repeated on each of the patient's rows (patients.Patient).
+PATIENT_STATUS_COLUMNS: tuple[str, ...] = ("followup_status", "lost_reason")
+INFORMATIONAL_IMPORT_COLUMNS: tuple[str, ...] = PATIENT_STATUS_COLUMNS
+EXPORT_COLUMNS: tuple[str, ...] = (*IMPORT_COLUMNS, *SCORE_CODES, *OPTIONAL_IMPORT_COLUMNS,
+                                   *PATIENT_STATUS_COLUMNS)
 
 # Cells that hold text (everything else is a number, a date or empty): the only ones a
 # spreadsheet could take for a formula. (pih_form_version and missing_reasons hold codes
-# that start with a letter.)
+# that start with a letter; the follow-up columns too, but the database does not constrain
+# followup_status to its choices, so they are treated as text.)
 TEXT_COLUMNS: tuple[str, ...] = (
-    "study_id", "clinic", "timepoint", *(c.code for c in CHARACTERISTICS if not c.is_number))
+    "study_id", "clinic", "timepoint", *(c.code for c in CHARACTERISTICS if not c.is_number),
+    *PATIENT_STATUS_COLUMNS)
 
-# Database lookups (from an Administration) behind EXPORT_COLUMNS up to pih_form_version,
-# then the status and the stored item reasons (together they decide an empty item's
-# reason; read in the same query, never a query per row); missing_reasons is derived.
+# The columns read from the database: every one but missing_reasons, which is derived.
+DATABASE_COLUMNS: tuple[str, ...] = tuple(c for c in EXPORT_COLUMNS if c != REASONS_COLUMN)
+# Database lookups (from an Administration) behind DATABASE_COLUMNS, then the status and
+# the stored item reasons (together they decide an empty item's reason; read in the same
+# query, never a query per row).
 _PATIENT_LOOKUPS = {"study_id": "patient__study_id", "clinic": "patient__clinic__code",
-                    **{code: f"patient__{code}" for code in CHARACTERISTIC_CODES}}
+                    **{code: f"patient__{code}"
+                       for code in (*CHARACTERISTIC_CODES, *PATIENT_STATUS_COLUMNS)}}
 EXPORT_LOOKUPS: tuple[str, ...] = (
-    *(_PATIENT_LOOKUPS.get(column, column) for column in EXPORT_COLUMNS[:-1]), "status",
+    *(_PATIENT_LOOKUPS.get(column, column) for column in DATABASE_COLUMNS), "status",
     "missing_reasons")

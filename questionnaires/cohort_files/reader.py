@@ -43,7 +43,12 @@ from ..instruments import ITEM_CODES, ITEMS_BY_CODE, SCORE_CODES
 from ..models import Administration, PihFormVersion, Timepoint
 from ..services import validate_answers
 from .batching import batched
-from .columns import IMPORT_COLUMNS, OPTIONAL_IMPORT_COLUMNS, PIH_FORM_VERSION
+from .columns import (
+    IMPORT_COLUMNS,
+    INFORMATIONAL_IMPORT_COLUMNS,
+    OPTIONAL_IMPORT_COLUMNS,
+    PIH_FORM_VERSION,
+)
 from .missing import (
     REASON_COLUMNS,
     REASONS_COLUMN,
@@ -206,8 +211,10 @@ def _check_header(header: list[str], errors: ErrorList) -> dict[str, int]:
     names = [name.strip() for name in header]
     positions: dict[str, int] = {}
     for position, name in enumerate(names):
-        if name in SCORE_CODES:
-            continue  # an export read back: scores are recomputed from the items, never read
+        if name in SCORE_CODES or name in INFORMATIONAL_IMPORT_COLUMNS:
+            # an export read back: scores are recomputed from the items, and follow-up
+            # status is the follow-up workflow's: never read from a file
+            continue
         if name not in IMPORT_COLUMNS and name not in OPTIONAL_IMPORT_COLUMNS:
             errors.add(1, name or f"#{position + 1}", "unknown column")
         elif name in positions:
@@ -490,6 +497,10 @@ class PatientSummaries:
 
     def clinic(self, number: int) -> object:
         return self._clinics.value(self._clinic[number])
+
+    def first_line(self, number: int) -> int:
+        """The line of the patient's first row."""
+        return self._first_line[number]
 
     def timepoints(self, number: int) -> list[tuple[int, str, object]]:
         """(line, timepoint, date) of the patient's rows with a valid timepoint, in file

@@ -14,6 +14,7 @@ change in the wide file stays a number.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -29,7 +30,14 @@ from ..instruments import ITEM_CODES, SCORE_CODES
 from ..models import Administration, AdministrationStatus
 from .batching import batched
 from .columns import EXPORT_COLUMNS, EXPORT_LOOKUPS, TEXT_COLUMNS
-from .missing import REASON_COLUMNS, STORED_REASONS, Reason, column_reason, reasons_cell
+from .missing import (
+    REASON_COLUMNS,
+    REASONS_COLUMN,
+    STORED_REASONS,
+    Reason,
+    column_reason,
+    reasons_cell,
+)
 from .precision import SCORE_DECIMALS, score_decimal
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google
@@ -107,6 +115,7 @@ _REASON_POSITIONS = tuple((EXPORT_COLUMNS.index(column), column,
                           for column in REASON_COLUMNS)
 _COMPLETE = AdministrationStatus.COMPLETE
 _ITEM_CODE_SET = frozenset(ITEM_CODES)
+_REASONS_AT = EXPORT_COLUMNS.index(REASONS_COLUMN)
 
 
 def _stored_reasons(stored: Any) -> dict[str, Reason]:
@@ -122,8 +131,9 @@ def _stored_reasons(stored: Any) -> dict[str, Reason]:
 
 def file_row(values: Sequence[Any]) -> list[Any]:
     """A database row (EXPORT_LOOKUPS) as the file's row (EXPORT_COLUMNS): scores at their
-    precision (Decimal), then the missing_reasons cell in place of the status and the
-    stored reasons (an item's stored reason, e.g. declined, before the derived one)."""
+    precision (Decimal), and the missing_reasons cell (at its column) in place of the
+    status and the stored reasons (an item's stored reason, e.g. declined, before the
+    derived one)."""
     row = list(values)
     stored = _stored_reasons(row.pop())
     complete = row.pop() == _COMPLETE
@@ -132,7 +142,7 @@ def file_row(values: Sequence[Any]) -> list[Any]:
     pairs = [(column, stored.get(column) or (when_complete if complete else when_draft))
              for position, column, when_complete, when_draft in _REASON_POSITIONS
              if row[position] is None or row[position] == ""]
-    row.append(reasons_cell(pairs))
+    row.insert(_REASONS_AT, reasons_cell(pairs))
     return row
 
 
@@ -165,20 +175,49 @@ def csv_text_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Ite
         yield buffer.getvalue()
 
 
+def python_csv_parts(**filters) -> Iterator[tuple[str, int]]:
+    """(text, data rows in it) of the cohort CSV written by csv.writer: the header, then
+    BATCH_ROWS rows a chunk. The reference, and the path on SQLite."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue(), 0
+    for batch in batched(cohort_rows(**filters), BATCH_ROWS):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(batch)
+        yield buffer.getvalue(), len(batch)
+
+
+def cohort_csv_parts(**filters) -> Iterator[tuple[str, int]]:
+    """(text, data rows in it) of the cohort CSV, header first; takes the filters of
+    `cohort_queryset`. On PostgreSQL the database writes the rows (writer_sql: COPY, the
+    same bytes, several times faster)."""
+    if connections[cohort_queryset().db].vendor != "postgresql":
+        return python_csv_parts(**filters)
+    from .writer_sql import cohort_copy_sql, copy_csv_parts  # it imports this module
+
+    def parts() -> Iterator[tuple[str, int]]:
+        yield next(python_csv_parts(**filters))  # the header, written by csv.writer
+        yield from copy_csv_parts(*cohort_copy_sql(**filters))
+
+    return parts()
+
+
 def cohort_csv_chunks(rows: Iterable[Sequence[Any]] | None = None, **filters) -> Iterator[str]:
-    """The cohort CSV as text chunks: header, then `rows` (by default `cohort_rows(**filters)`)."""
-    return csv_text_chunks(EXPORT_COLUMNS, cohort_rows(**filters) if rows is None else rows)
+    """The cohort CSV as text chunks: header, then `rows` (by default the cohort's, the
+    filters of `cohort_queryset` applied)."""
+    if rows is None:
+        return (text for text, _ in cohort_csv_parts(**filters))
+    return csv_text_chunks(EXPORT_COLUMNS, rows)
 
 
 def write_cohort_csv(stream: TextIO, **filters) -> int:
     """Write the cohort CSV to an open text stream; return the number of data rows."""
     count = 0
-
-    def counting(rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-        nonlocal count
-        for count, row in enumerate(rows, start=1):  # noqa: B007 (read after the loop)
-            yield row
-
-    for chunk in cohort_csv_chunks(counting(cohort_rows(**filters))):
-        stream.write(chunk)
+    # closed however the writing ends (a broken pipe): on PostgreSQL that stops the COPY
+    with contextlib.closing(cohort_csv_parts(**filters)) as parts:
+        for text, rows in parts:
+            stream.write(text)
+            count += rows
     return count

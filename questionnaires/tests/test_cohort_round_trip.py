@@ -89,7 +89,7 @@ def test_declined_items_survive_the_round_trip_with_their_stored_reasons(
     (row,) = [line for line in first.decode().splitlines()
               if line.startswith(patient.study_id + ",")]
     assert row.endswith(",current,bpi_worst:declined;ppic_3:declined;pih_4:not_answered;"
-                        "bpi_severity:too_few_items")
+                        "bpi_severity:too_few_items,active,")
     Administration.objects.all().delete()
     Patient.objects.all().delete()
     call_command("import_cohort", str(tmp_path / "first.csv"), stdout=StringIO())

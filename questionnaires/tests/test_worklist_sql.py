@@ -9,7 +9,9 @@ from collections import Counter
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from clinics.models import Clinic
 from patients.models import Patient, Withdrawal
