@@ -58,4 +58,9 @@ def test_page_query_counts_on_the_demo_cohort(client, demo):
     print("page queries:", counts)
     # Before issue 16 (queries run from template tags) the same: 13, 14, 15 and 11, of
     # which 5 or 6 are the session, the user, the role and the record's access log.
-    assert counts == {"worklist": 13, "detail": 14, "detail_due": 15, "history": 11}
+    # Issue 17 added to the worklist 4: the nurse's membership at the clinic (may she see
+    # queries), the clinic's open queries per study ID, which of the page's patients are
+    # signed off, the clinic's forms awaiting verification by status; and to the record 3:
+    # the membership (queries), the patient's queries, the keying state of its forms.
+    # (A nurse is not asked the sign-off blockers; a signed-off record adds its signer.)
+    assert counts == {"worklist": 17, "detail": 17, "detail_due": 18, "history": 11}
