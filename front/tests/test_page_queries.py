@@ -45,12 +45,16 @@ def page_queries(client, url: str) -> int:
 
 def measure(client, clinic, nurse, patient, due) -> dict[str, int]:
     client.force_login(nurse)
-    return {
+    counts = {
         "worklist": page_queries(client, reverse("clinics:worklist", args=[clinic.code])),
         "detail": page_queries(client, reverse("patients:detail", args=[patient.study_id])),
         "detail_due": page_queries(client, reverse("patients:detail", args=[due.study_id])),
         "history": page_queries(client, reverse("patients:history", args=[patient.study_id])),
     }
+    client.force_login(make_user("front_manager", [clinic], "data_manager"))
+    counts["detail_manager"] = page_queries(
+        client, reverse("patients:detail", args=[patient.study_id]))
+    return counts
 
 
 def test_page_query_counts_on_the_demo_cohort(client, demo):
@@ -63,4 +67,7 @@ def test_page_query_counts_on_the_demo_cohort(client, demo):
     # signed off, the clinic's forms awaiting verification by status; and to the record 3:
     # the membership (queries), the patient's queries, the keying state of its forms.
     # (A nurse is not asked the sign-off blockers; a signed-off record adds its signer.)
-    assert counts == {"worklist": 17, "detail": 17, "detail_due": 18, "history": 11}
+    # A data manager's record: no membership checks (the role holds at every clinic), one
+    # query per sign-off blocker (patients.signoff: questionnaires' two, dataqueries' one).
+    assert counts == {"worklist": 17, "detail": 17, "detail_due": 18, "history": 11,
+                      "detail_manager": 16}
