@@ -8,3 +8,7 @@ class DataQueriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "dataqueries"
     verbose_name = "data queries"
+
+    def ready(self) -> None:
+        # Sign-off's check that needs queries (patients.signoff's blockers).
+        from . import signoff_checks  # noqa: F401

@@ -4,7 +4,13 @@ from __future__ import annotations
 from django import template
 
 from core.otp.policy import step_owed
-from core.permissions import CAN_ANALYSE, CAN_ENTER_DATA, CAN_MANAGE, has_capability
+from core.permissions import (
+    CAN_ANALYSE,
+    CAN_ENTER_DATA,
+    CAN_MANAGE,
+    CAN_VIEW_QUERIES,
+    has_capability,
+)
 
 register = template.Library()
 
@@ -23,6 +29,10 @@ def nav_links(context) -> dict[str, bool]:
         "shown": True,
         "people": has_capability(user, CAN_MANAGE),
         "worklist": has_capability(user, CAN_ENTER_DATA),
+        # a nurse's own clinics' queries, a data manager's every clinic's
+        "queries": has_capability(user, CAN_VIEW_QUERIES),
+        # the keying discrepancy rates and the verified-keying setting
+        "keying": has_capability(user, CAN_MANAGE),
         "analysis": has_capability(user, CAN_ANALYSE),
         "admin": user.is_staff,
     }
