@@ -131,8 +131,9 @@ def run_load(url: str, clients: int, seconds: float, workers: int) -> list[str]:
     todo = add_todo_patients(per_clinic=per_clinic)
     random.Random(7).shuffle(todo)
     port = _free_port()
+    # The test settings default to one connection per request; production keeps them 60 s.
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "CELERY_BROKER_URL": ""}
+           "CELERY_BROKER_URL": "", "DATABASE_CONN_MAX_AGE": "60"}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--log-level", "warning", "--timeout", "120"],

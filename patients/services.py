@@ -42,12 +42,20 @@ def lock_for_data_change(patient: Patient, *, signed_off_ok: bool = False
     the sign-off state after any sign-off in progress has committed. signed_off_ok: the
     write is allowed on a signed-off record (withdrawal of consent only).
     """
-    signed_off_at = (Patient.objects.select_for_update().filter(pk=patient.pk)
-                     .values_list("signed_off_at", flat=True).first())
-    patient.signed_off_at = signed_off_at  # the caller's copy may predate the sign-off
+    # One query: the locked row and its withdrawal (a LEFT JOIN; `of` locks the patient row
+    # only, as PostgreSQL refuses FOR UPDATE on the nullable side of an outer join).
+    locked = (Patient.objects.select_for_update(of=("self",)).select_related("withdrawal")
+              .filter(pk=patient.pk).first())
+    if locked is None:
+        # Callers rely on the row existing (their saves skip the foreign-key re-check).
+        raise ValidationError({"patient": f"Patient {patient.study_id} no longer exists."})
+    patient.signed_off_at = locked.signed_off_at  # the caller's copy may predate the sign-off
     if not signed_off_ok:
-        refuse_signed_off(patient.study_id, signed_off_at)
-    return Withdrawal.objects.filter(patient_id=patient.pk).first()
+        refuse_signed_off(patient.study_id, locked.signed_off_at)
+    try:
+        return locked.withdrawal
+    except Withdrawal.DoesNotExist:
+        return None
 
 
 def _next_study_id(*, locked: Clinic) -> str:

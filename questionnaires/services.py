@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.signals import data_changed
-from patients.models import Patient
+from patients.models import Patient, Withdrawal
 from patients.services import lock_for_data_change, patient_mark_followup_completed
 from patients.validators import validate_collection_open
 
@@ -116,13 +117,32 @@ def _changes(before: Administration, after_values: Mapping[str, object]
             if getattr(before, name) != value]
 
 
+@dataclass(frozen=True)
+class LockedEntry:
+    """What a save needs to read under the patient's row lock, read once and passed down."""
+    withdrawal: Withdrawal | None
+    administrations: Mapping[str, Administration]  # timepoint -> stored administration
+
+
+def lock_for_entry(patient: Patient) -> LockedEntry:
+    """Lock the patient's row (refused when signed off) and read their withdrawal and
+    administrations under the lock. Call it inside the transaction that saves: the entry
+    page validates its form against these and hands them to administration_save."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_for_entry outside a transaction: the lock would not hold.")
+    withdrawal = lock_for_data_change(patient)
+    stored = {admin.timepoint: admin for admin in Administration.objects.filter(patient=patient)}
+    return LockedEntry(withdrawal=withdrawal, administrations=stored)
+
+
 @transaction.atomic
 def administration_save(*, patient: Patient, timepoint: str, administered_on: dt.date,
                         answers: Mapping[str, object], by: AbstractBaseUser | None,
                         complete: bool, base_version: int | None = None, reason: str = "",
                         pih_form_version: str = PihFormVersion.CURRENT,
                         source: str = AdministrationSource.NURSE,
-                        missing_reasons: Mapping[str, str] | None = None) -> Administration:
+                        missing_reasons: Mapping[str, str] | None = None,
+                        locked: LockedEntry | None = None) -> Administration:
     """Validate, store the answers and their scores in one transaction.
 
     source: who filled in the answers (a nurse keying paper, or the patient on a tablet or
@@ -132,6 +152,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     based on an older version is refused with StaleEditError, never applied silently.
     missing_reasons: item code -> MissingReason for the items the patient left empty
     (None keeps the stored reasons of the items still empty).
+    locked: lock_for_entry's answer, taken in the caller's transaction (the entry page
+    has read it to validate its form); None locks and reads here.
     A repeated identical submission (a double click) returns the stored record unchanged.
     After a withdrawal of consent nothing new is stored (patients.validators); nothing at
     all on a signed-off record (patients.signoff).
@@ -149,8 +171,8 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
         values.update(source=source, checked_by=None, checked_at=None)
     # Lock the patient row: concurrent saves for one patient (two nurses, a double click)
     # queue here instead of racing to insert the same administration twice.
-    withdrawal = lock_for_data_change(patient)
-    stored = {admin.timepoint: admin for admin in Administration.objects.filter(patient=patient)}
+    locked = locked or lock_for_entry(patient)
+    withdrawal, stored = locked.withdrawal, dict(locked.administrations)
     existing = stored.pop(timepoint, None)
     # After a withdrawal: no new administration; a correction only if the data stay.
     validate_collection_open(withdrawal, new_data=existing is None)
@@ -178,7 +200,10 @@ def administration_save(*, patient: Patient, timepoint: str, administered_on: dt
     # Constraints are not re-checked here: Django would run one query per item-range check
     # (34 of them, most of a save's time), and each is already enforced above (items by
     # validate_answers, timepoint and status by this function) and again by the database.
-    administration.full_clean(validate_unique=False, validate_constraints=False)
+    # Nor are the foreign keys (a query each): the patient row is the one just locked, and
+    # the enterer is the signed-in user or the stored row's (the database checks both).
+    administration.full_clean(exclude=["patient", "entered_by"], validate_unique=False,
+                              validate_constraints=False)
     administration._history_user = by
     administration._change_reason = reason.strip()
     administration.save()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,7 +22,12 @@ from .forms import ACTION_COMPLETE, AdministrationForm, initial_from
 from .history import changes_since
 from .instruments import ITEM_CODES
 from .models import Timepoint
-from .services import StaleEditError, administration_confirm, administration_save
+from .services import (
+    StaleEditError,
+    administration_confirm,
+    administration_save,
+    lock_for_entry,
+)
 from .summary import score_rows
 from .verification import first_keyers
 from .verification_models import KeyingStatus
@@ -35,43 +41,69 @@ def administration_entry(request: HttpRequest, study_id: str, timepoint: str) ->
     if timepoint not in Timepoint.values:
         raise Http404("No such timepoint.")
     patient = patient_for_request(request, study_id, edit=True)
-    stored = {admin.timepoint: admin for admin in patient.administrations.all()}
-    existing, baseline = stored.get(timepoint), stored.get(Timepoint.BASELINE)
-    withdrawal = withdrawal_or_none(patient)
-    form_kwargs = {"timepoint": timepoint, "existing": existing,
-                   "baseline_on": baseline.administered_on if baseline else None}
-    conflict = None
+    form = conflict = None
     if request.method == "POST":
-        form = AdministrationForm(request.POST, **form_kwargs)
-        if form.is_valid():
-            try:
-                saved = administration_save(
-                    patient=patient, timepoint=timepoint,
-                    administered_on=form.cleaned_data["administered_on"],
-                    answers=form.answers(), by=request.user,
-                    complete=form.action == ACTION_COMPLETE,
-                    base_version=form.cleaned_data["base_version"],
-                    reason=form.cleaned_data["reason"],
-                    pih_form_version=form.cleaned_data["pih_form_version"])
-            except StaleEditError as stale:
-                conflict = changes_since(administration=stale.current,
-                                         version=form.cleaned_data["base_version"])
-                form = _rebased_form(request, stale.current, form_kwargs)
-            except ValidationError as error:
-                add_service_errors(form, error)
-            else:
-                messages.success(request, _saved_message(saved))
-                return redirect("questionnaires:entry", study_id=patient.study_id,
-                                timepoint=timepoint)
-    else:
-        form = AdministrationForm(initial=initial_from(existing), **form_kwargs)
+        saved, form, conflict = _submit(request, patient, timepoint)
+        if saved is not None:
+            messages.success(request, _saved_message(saved))
+            return redirect("questionnaires:entry", study_id=patient.study_id,
+                            timepoint=timepoint)
+    # The page (a GET, or a POST that did not save) reads what is stored now.
+    stored = _stored(patient)
+    existing = stored.get(timepoint)
+    if form is None:
+        form = AdministrationForm(initial=initial_from(existing),
+                                  **_form_kwargs(timepoint, stored))
     return render(request, "questionnaires/administration_entry.html", {
         "patient": patient, "timepoint": timepoint,
         "timepoint_label": Timepoint(timepoint).label, "form": form, "existing": existing,
         "scores": score_rows(existing) if existing else [], "conflict": conflict,
-        **_withdrawal_context(withdrawal, existing), **_sign_off_context(patient),
-        **_keying_context(request, existing),
+        **_withdrawal_context(withdrawal_or_none(patient), existing),
+        **_sign_off_context(patient), **_keying_context(request, existing),
     })
+
+
+def _stored(patient) -> dict:
+    return {admin.timepoint: admin for admin in patient.administrations.all()}
+
+
+def _form_kwargs(timepoint: str, stored) -> dict:
+    baseline = stored.get(Timepoint.BASELINE)
+    return {"timepoint": timepoint, "existing": stored.get(timepoint),
+            "baseline_on": baseline.administered_on if baseline else None}
+
+
+def _submit(request: HttpRequest, patient, timepoint: str):
+    """Validate the POST against the rows read under the patient's lock and save them in
+    that one transaction, so the save reads nothing twice. (saved or None, form, conflict)."""
+    form = None
+    try:
+        with transaction.atomic():
+            locked = lock_for_entry(patient)
+            form = AdministrationForm(request.POST,
+                                      **_form_kwargs(timepoint, locked.administrations))
+            if not form.is_valid():
+                return None, form, None
+            return administration_save(
+                patient=patient, timepoint=timepoint,
+                administered_on=form.cleaned_data["administered_on"],
+                answers=form.answers(), by=request.user,
+                complete=form.action == ACTION_COMPLETE,
+                base_version=form.cleaned_data["base_version"],
+                reason=form.cleaned_data["reason"],
+                pih_form_version=form.cleaned_data["pih_form_version"], locked=locked), form, None
+    except StaleEditError as stale:
+        conflict = changes_since(administration=stale.current,
+                                 version=form.cleaned_data["base_version"])
+        rebased = _rebased_form(request, stale.current,
+                                _form_kwargs(timepoint, _stored(patient)))
+        return None, rebased, conflict
+    except ValidationError as error:
+        if form is None:  # refused at the lock (signed off): the form is shown all the same
+            form = AdministrationForm(request.POST, **_form_kwargs(timepoint, _stored(patient)))
+            form.is_valid()
+        add_service_errors(form, error)
+        return None, form, None
 
 
 @login_required

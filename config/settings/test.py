@@ -15,3 +15,8 @@ TWO_FACTOR_REQUIRED = False
 # One process, emptied before each test (conftest.py): no files to share.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 TWO_FACTOR_REQUIRED_FOR_NURSES = False
+# One connection per request in the suite: a persistent connection held by a live-server
+# thread outlives the test and makes the test database's teardown warn "being accessed by
+# other users". The benchmarks, which run gunicorn on these settings, set
+# DATABASE_CONN_MAX_AGE to keep production's persistent connections.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)  # noqa: F405
