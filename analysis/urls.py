@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .pages import views
+from .pages import report_views, views
 
 app_name = "analysis"
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
     path("quality/", views.quality_list, name="quality"),
     path("export/", views.export_view, name="export"),
     path("export/<slug:file>/", views.download, name="download"),
+    path("runs/<int:run_id>/report/", report_views.report_html, name="report"),
+    path("runs/<int:run_id>/report.docx", report_views.report_word, name="report_docx"),
 ]

@@ -30,7 +30,8 @@ from patients.selectors import get_patient_for_user
 
 from .. import exports
 from . import dashboard, interviews, quality, records
-from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
+from .forms import InterviewContactForm, InterviewRuleForm, RefitForm, StudyTargetForm
+from .refit_options import refit_with_options
 
 
 def _permissions(request: HttpRequest) -> dict[str, bool]:
@@ -50,15 +51,20 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     context = dashboard.dashboard_context(
         variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT))
     return render(request, "analysis/dashboard_detail.html",
-                  {**context, **_permissions(request)})
+                  {**context, **_permissions(request),
+                   "refit_form": RefitForm.for_run(context["run"])})
 
 
 @login_required
 @require_POST
 @requires(CAN_ANALYSE)
 def refit_now(request: HttpRequest) -> HttpResponse:
-    message = dashboard.refit_now(by=request.user)
-    messages.success(request, message)
+    """The dashboard's refit button and its options (method, population)."""
+    form = RefitForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Refit not started. {form.problems()}")
+        return redirect("analysis:dashboard")
+    messages.success(request, refit_with_options(by=request.user, options=form.options()))
     return redirect("analysis:dashboard")
 
 
