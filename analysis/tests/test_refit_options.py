@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from analysis.models import ModelRun, RunStatus
 from analysis.multilevel import fit_nested
+from analysis.pages.forms import RefitForm
 from analysis.stats.cohort import load_cohort, patients_wide
 from analysis.stats.regression import LEVELS, selection_for
-from analysis.pages.forms import RefitForm
 from analysis.tests.factories import build_cohort
 
 
