@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS_BY_CODE
-from patients.models import Patient
+from patients.models import FollowUpStatus, LostReason, Patient
 from questionnaires.cohort_files.columns import EXPORT_COLUMNS, PIH_FORM_VERSION
 from questionnaires.cohort_files.missing import (
     DECLINED,
@@ -160,9 +160,44 @@ def _fixed_columns() -> dict[str, Column]:
     }
 
 
+# The patient's follow-up status and why they were lost (issue 19): in the files once the
+# writers add them to EXPORT_COLUMNS; described here for when they do.
+FOLLOWUP_COLUMNS = ("followup_status", "lost_reason")
+
+
+def followup_columns() -> dict[str, Column]:
+    """followup_status and lost_reason, from patients.Patient's fields and choices."""
+    status_field = Patient._meta.get_field("followup_status")
+    reason_field = Patient._meta.get_field("lost_reason")
+    statuses = tuple((str(code), str(label)) for code, label in FollowUpStatus.choices)
+    reasons = tuple((str(code), str(label)) for code, label in LostReason.choices)
+    lost = FollowUpStatus.LOST.value
+    return {
+        "followup_status": Column(
+            "followup_status", str(status_field.verbose_name), CATEGORY,
+            _choices_text(statuses),
+            f"The patient's follow-up status when the file was written: "
+            f"{FollowUpStatus.ACTIVE.value} = still in follow-up (no follow-up recorded yet), "
+            f"{FollowUpStatus.COMPLETED.value} = followed up, {lost} = lost to follow-up "
+            "(lost_reason says why; a consent withdrawal is lost with reason withdrew). "
+            "Repeated on both rows. The analysis's completers are the patients with a "
+            "complete baseline and follow-up row; the attrition table compares them with "
+            f"the patients without a follow-up whose status is not "
+            f"{FollowUpStatus.ACTIVE.value}.",
+            "Clinical record, kept by the clinic's follow-up worklist (patients.Patient)",
+            statuses, missing="never missing"),
+        "lost_reason": Column(
+            "lost_reason", str(reason_field.verbose_name), CATEGORY, _choices_text(reasons),
+            f"Why the patient was lost to follow-up; given exactly when followup_status = "
+            f"{lost} (a database constraint). Repeated on both rows.",
+            "Clinical record, recorded with the loss (patients.Patient)", reasons,
+            missing=f"empty cell = not lost to follow-up (followup_status is not {lost})"),
+    }
+
+
 def cohort_columns() -> list[Column]:
     """The cohort CSV's columns (EXPORT_COLUMNS), in order."""
-    fixed = _fixed_columns()
+    fixed = {**_fixed_columns(), **followup_columns()}
     columns = []
     for name in EXPORT_COLUMNS:
         if name in fixed:
@@ -182,7 +217,8 @@ def cohort_columns() -> list[Column]:
 
 # The wide file: one row per patient, patient columns then each score at baseline (_bl),
 # at follow-up (_fu) and the change (_chg = _fu - _bl).
-WIDE_PATIENT_COLUMNS = ("study_id", "clinic", *CHARACTERISTIC_CODES)
+WIDE_PATIENT_COLUMNS = ("study_id", "clinic", *CHARACTERISTIC_CODES,
+                        *(name for name in FOLLOWUP_COLUMNS if name in EXPORT_COLUMNS))
 WIDE_SUFFIXES = (("bl", "baseline"), ("fu", "3-month follow-up"))
 
 
