@@ -111,8 +111,8 @@ inference, variance tests, diagnostics, MI and IPW) and say so. The structure (s
                      "label": "Residuals" | "Clinic effects (BLUPs)" | "Patient effects
                               (BLUPs)",
                      "n": 206, "sd": 12.1,        # SD of the values
-                     "points": [[normal quantile, value], ...]}]}  # all values up to 200,
-          },                                      # else 200 quantiles (Blom positions)
+                     "points": [[normal quantile, value], ...]}]}  # all values up to 100,
+          },                                      # else 100 quantiles (Blom positions)
           ...
         ]
       },
