@@ -18,7 +18,7 @@ class StudyTargetForm(forms.ModelForm):
 
     class Meta:
         model = StudyTarget
-        fields = ["standardised_difference", "power", "alpha"]
+        fields = ["standardised_difference", "power", "alpha", "headline_inference"]
         help_texts = {
             "standardised_difference": "Expected mean change over its SD (the study: 0.40).",
             "power": "Between 0 and 1 (the study: 0.95).",

@@ -80,7 +80,8 @@ def target_edit(request: HttpRequest) -> HttpResponse:
         try:
             records.study_target_update(
                 standardised_difference=data["standardised_difference"], power=data["power"],
-                alpha=data["alpha"], by=request.user, reason=data["reason"])
+                alpha=data["alpha"], by=request.user, reason=data["reason"],
+                headline_inference=data["headline_inference"])
         except ValidationError as error:
             form.add_error(None, error)
         else:

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from questionnaires.instruments import SCORING_VERSION
 
-from ..stats import descriptives, regression
+from ..stats import descriptives, missing_data, regression
 from ..stats.cohort import ANALYSIS_VERSION, fingerprint, load_cohort, patients_wide
 from ..stats.results import DEFAULT_OPTIONS, LEGACY_POPULATIONS, POPULATIONS, SCHEMA_VERSION
 
@@ -76,6 +76,13 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
         results[name] = step()
         timings[name] = time.perf_counter() - step_started
         beat()
+    # issue 19: the loss to follow-up by MI and IPW, then partnership under every approach
+    step_started = time.perf_counter()
+    results["attrition"].update(missing_data.missing_data(cohort, patients,
+                                                          reml=options["reml"], heartbeat=beat))
+    results["partnership"] = missing_data.partnership_side_by_side(results)
+    timings["missing_data"] = time.perf_counter() - step_started
+    beat()
     results["warnings"] = _warnings(results)
     timings["total"] = time.perf_counter() - started
     return results, {k: round(v, 4) for k, v in timings.items()}
