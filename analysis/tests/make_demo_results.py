@@ -25,6 +25,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    settings.ANALYSIS_SLOW_CHECKS = True  # the test settings switch them off
     from analysis.runs import compute
     from analysis.tests.demo_frame import demo_cohort_frame
 
