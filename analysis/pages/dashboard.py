@@ -486,7 +486,9 @@ def run_outdated(run: ModelRun | None, results: dict) -> str:
     return ""
 
 
-def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
+def dashboard_context(*, variant: str = DEFAULT_VARIANT, diagnostics: str = ""
+                      ) -> dict[str, Any]:
+    """The page's context; `diagnostics` names the outcome whose plots are drawn."""
     run = selectors.latest_successful_run()
     results = (run.results or {}) if run else {}
     # counted again after each data change (and daily: "due" moves with the calendar)
@@ -525,7 +527,8 @@ def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
         "components": dashboard_checks.components_layout(table2, variant) if results else None,
         "attrition": dashboard_checks.attrition_layout(results, table1_layout)
         if results else None,
-        "diagnostics": dashboard_checks.diagnostics_layout(table2, variant) if results else [],
+        "diagnostics": dashboard_checks.diagnostics_layout(table2, variant, diagnostics)
+        if results else None,
         "variant": next((v for v in variants if v["key"] == variant), None),
         "variants": variants,
         "table1_tests": sum(1 for block in table1["blocks"] if block["p"] != "–")

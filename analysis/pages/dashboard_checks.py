@@ -230,20 +230,33 @@ def tipping_layout(tipping: dict) -> dict[str, Any]:
 
 # --- diagnostics ---------------------------------------------------------------------------
 
-def diagnostics_layout(table2: dict, variant: str) -> list[dict[str, Any]]:
-    """Per model of the variant: residuals against fitted values and the Q-Q plots."""
-    out = []
-    for outcome, model in _models(table2, variant):
-        diagnostics = (model or {}).get("diagnostics")
-        if not diagnostics:
+DEFAULT_DIAGNOSTICS = "pih_overall"
+
+
+def diagnostics_layout(table2: dict, variant: str, chosen: str = "") -> dict[str, Any]:
+    """The plots of one model of the variant (`chosen` outcome, else PIH overall):
+    residuals against fitted values and the Q-Q plots; the other models as links.
+
+    One model at a time: four plots of up to 400 points each for every model would make
+    the page several times heavier than all the rest of it.
+    """
+    pairs = [(o, m) for o, m in _models(table2, variant) if (m or {}).get("diagnostics")]
+    keys = [o["key"] for o, _ in pairs]
+    if chosen not in keys:
+        chosen = DEFAULT_DIAGNOSTICS if DEFAULT_DIAGNOSTICS in keys else (keys or [""])[0]
+    out = {"outcomes": [{"key": o["key"], "label": o["label"], "current": o["key"] == chosen}
+                        for o, _ in pairs], "model": None}
+    for outcome, model in pairs:
+        if outcome["key"] != chosen:
             continue
+        diagnostics = model["diagnostics"]
         label, key = outcome["label"], outcome["key"]
         if diagnostics.get("note") or not diagnostics.get("residuals"):
-            out.append({"outcome": label, "note": diagnostics.get("note"), "plots": []})
+            out["model"] = {"outcome": label, "note": diagnostics.get("note"), "plots": []}
             continue
         figures = [plots.residual_plot(key=f"resid-{key}", outcome=label,
                                        residuals=diagnostics["residuals"])]
         figures += [plots.qq_plot(key=f"qq-{qq['key']}-{key}", outcome=label, qq=qq)
                     for qq in diagnostics.get("qq", [])]
-        out.append({"outcome": label, "note": None, "plots": figures})
+        out["model"] = {"outcome": label, "note": None, "plots": figures}
     return out

@@ -349,10 +349,11 @@ def _term(term: str, row: pd.Series) -> dict:
 
 def table2(cohort: pd.DataFrame, patients: pd.DataFrame, *, population: str,
            reml: bool = False, progress: Callable[[], None] | None = None,
-           selection: Selection | None = None, slow_checks: bool = True) -> dict:
+           selection: Selection | None = None, slow_checks: bool = False) -> dict:
     """Every outcome x variant model; `progress` is called after each fit (heartbeat).
 
-    `slow_checks` False leaves out the profile-likelihood CIs (model_checks.py), with a note.
+    `slow_checks` adds the profile-likelihood CIs of the published variant (model_checks.py;
+    seconds a model): the model run asks for them (setting ANALYSIS_SLOW_CHECKS).
 
     The model frame and the row selection are built once; an outcome's rows are
     materialised once and shared by its three variants.

@@ -55,12 +55,26 @@ def test_demo_run_shows_every_issue_19_section(client, researcher, demo_results)
                    "attrition-table", "partnership-side-by-side", "mi-summary", "ipw-summary",
                    "tipping-summary", "tipping-table"):
         assert f'data-testid="{testid}"' in html, testid
-    assert html.count('data-testid="diagnostics-model"') == 5
-    # 5 models x (residuals + 3 Q-Q plots), each with a title, axis titles and a data table
-    assert len(re.findall(r'<figure class="plot-figure" id="(?:resid|qq)-', html)) == 20
+    # one model's plots at a time (PIH overall first): residuals + 3 Q-Q plots, each with
+    # a title, axis titles and a data table; links to the other four models
+    assert html.count('data-testid="diagnostics-model"') == 1
+    assert len(re.findall(r'<figure class="plot-figure" id="(?:resid|qq-[a-z]+)-pih_overall"',
+                          html)) == 4
+    assert html.count("&amp;diagnostics=") == 4
     assert "Normal quantile" in html and "Fitted value" in html
     assert "AIC" in html and "BIC" in html and "95 % profile CI" in html
     assert "{#" not in html and "#}" not in html
+
+
+def test_diagnostics_of_another_model_on_request(client, researcher, demo_results):
+    _store(demo_results)
+    client.force_login(researcher)
+    html = client.get(reverse("analysis:dashboard"),
+                      {"diagnostics": "pih_knowledge"}).content.decode()
+    assert 'id="resid-pih_knowledge"' in html and 'id="resid-pih_overall"' not in html
+    assert "Clinic effects (BLUPs)" in html
+    # the demo's clinic variance is 0: its Q-Q plot says every predicted effect is 0
+    assert "Variance estimated at 0: every predicted effect is 0." in html
 
 
 def test_three_clinics_headline_is_kenward_roger_with_z_shown_where_it_is_missing(
