@@ -173,7 +173,7 @@ def _variance_profile(stats, reml, est: np.ndarray, i: int) -> Callable[[float],
         start = np.array([math.log(est[j]) if j == residual else math.sqrt(est[j])
                           for j in free])
         best = min((minimize(dev, s, method="Nelder-Mead",
-                             options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 4000})
+                             options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000})
                     for s in _starts(start, free, residual)), key=lambda r: r.fun)
         return float(best.fun)
     return at

@@ -49,7 +49,8 @@ def _permissions(request: HttpRequest) -> dict[str, bool]:
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     """Recruitment, Tables 1 and 2, plots and freshness: from the stored run."""
     context = dashboard.dashboard_context(
-        variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT))
+        variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT),
+        diagnostics=request.GET.get("diagnostics", ""))
     return render(request, "analysis/dashboard_detail.html",
                   {**context, **_permissions(request),
                    "refit_form": RefitForm.for_run(context["run"])})

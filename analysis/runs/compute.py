@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from questionnaires.instruments import SCORING_VERSION
@@ -59,6 +60,7 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
         "fingerprint": fingerprint(cohort, options), "counts": _counts(cohort, patients)}
     # One model frame and row selection for every model; Table 1 and the change from
     # baseline describe the patients the models analyse.
+    slow = getattr(settings, "ANALYSIS_SLOW_CHECKS", True)
     step_started = time.perf_counter()
     selection = regression.selection_for(cohort, patients, population=population)
     analysed = patients.loc[patients["study_id"].isin(selection.patients())]
@@ -67,7 +69,7 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
         ("table1", lambda: descriptives.table1(analysed, population=population)),
         ("table2", lambda: regression.table2(cohort, patients, population=population,
                                              reml=options["reml"], progress=beat,
-                                             selection=selection)),
+                                             selection=selection, slow_checks=slow)),
         ("change", lambda: descriptives.change_from_baseline(analysed)),
         ("attrition", lambda: descriptives.attrition(patients)),
     ]
@@ -78,8 +80,8 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
         beat()
     # issue 19: the loss to follow-up by MI and IPW, then partnership under every approach
     step_started = time.perf_counter()
-    results["attrition"].update(missing_data.missing_data(cohort, patients,
-                                                          reml=options["reml"], heartbeat=beat))
+    results["attrition"].update(missing_data.missing_data(
+        cohort, patients, reml=options["reml"], heartbeat=beat, imputation_on=slow))
     results["partnership"] = missing_data.partnership_side_by_side(results)
     timings["missing_data"] = time.perf_counter() - step_started
     beat()

@@ -40,15 +40,25 @@ def _clean(mapping: dict[str, Any]) -> dict[str, Any]:
             not isinstance(v, bool) else v for k, v in mapping.items()}
 
 
+SWITCHED_OFF = ("Multiple imputation and the tipping point are switched off for this "
+                "installation (setting ANALYSIS_SLOW_CHECKS).")
+
+
 def missing_data(cohort: pd.DataFrame, patients: pd.DataFrame, *, reml: bool = False,
-                 heartbeat: Callable[[], Any] | None = None) -> dict[str, Any]:
+                 heartbeat: Callable[[], Any] | None = None, imputation_on: bool = True
+                 ) -> dict[str, Any]:
     """The "mi", "ipw" and "tipping_point" keys of results["attrition"].
 
-    `heartbeat` is called between the parts (MI and the tipping point take seconds each).
+    `heartbeat` is called between the parts (MI and the tipping point take seconds each);
+    `imputation_on` False stores a note instead of MI and the tipping point.
     """
     beat = heartbeat or (lambda: None)
     ipw = weighted(cohort, patients)
     beat()
+    if not imputation_on:
+        return {"mi": {"ok": False, "m": imputation.DEFAULT_IMPUTATIONS,
+                       "notes": [SWITCHED_OFF], "models": [], "counts": {}},
+                "ipw": ipw, "tipping_point": None}
     mi, tipping = multiple_imputation(patients, reml=reml, heartbeat=beat)
     return {"mi": mi, "ipw": ipw, "tipping_point": tipping}
 

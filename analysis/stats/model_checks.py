@@ -44,16 +44,28 @@ def _failed(what: str, exc: Exception) -> str:
     return f"{what} could not be computed: {exc}"
 
 
+# Why a model's profile CIs were not computed (`model_checks(profile=...)`).
+PROFILE_SKIPPED = {
+    "published": "profile-likelihood CIs are computed for the published variant only (each "
+                 "model takes seconds)",
+    "off": "profile-likelihood CIs are switched off for this installation "
+           "(setting ANALYSIS_SLOW_CHECKS)",
+}
+
+
 def model_checks(rows: pd.DataFrame, formula: str, levels: list[str], fit: NestedFit, *,
-                 reml: bool, profile: bool = True) -> dict[str, Any]:
-    """The schema-3 keys of one fitted model (results.py): aic, bic, inference, ..."""
+                 reml: bool, profile: str = "on") -> dict[str, Any]:
+    """The schema-3 keys of one fitted model (results.py): aic, bic, inference, ...
+
+    `profile`: "on" computes the profile-likelihood CIs; a key of PROFILE_SKIPPED stores
+    that reason instead.
+    """
     out: dict[str, Any] = {"aic": clean_number(fit.aic), "bic": clean_number(fit.bic),
                            "inference": inference(rows, formula, levels),
                            "variance_tests": variance_tests(rows, formula, levels, reml=reml)}
-    if not profile:
-        out["profile_ci"] = [_interval_row(name, None, "profile-likelihood CIs are computed "
-                                           "for the published variant only (each model "
-                                           "takes seconds)") for name in _parameters(levels)]
+    if profile in PROFILE_SKIPPED:
+        out["profile_ci"] = [_interval_row(name, None, PROFILE_SKIPPED[profile])
+                             for name in _parameters(levels)]
     elif fit.n_groups.get("patient", 0) > PROFILE_MAX_PATIENTS:
         out["profile_ci"] = [_interval_row(name, None, f"not computed above "
                                            f"{PROFILE_MAX_PATIENTS:,} patients (the search "

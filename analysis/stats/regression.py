@@ -274,12 +274,12 @@ def formula_for(outcome: str, variant: str, rows: pd.DataFrame) -> tuple[str, li
 def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: str,
               reml: bool = False, selection: Selection | None = None,
               rows: pd.DataFrame | None = None, checks: bool = False,
-              profile: bool = True) -> dict:
+              profile: str = "on") -> dict:
     """One Table 2 model as JSON (analysis/stats/results.py); a failed fit carries its error.
 
     `checks` adds the schema-3 keys (model_checks.py: REML small-sample inference, variance
-    tests, profile CIs unless `profile` is False, diagnostics); the imputation's refits
-    leave them out.
+    tests, profile CIs, diagnostics; `profile` is "on" or a key of
+    model_checks.PROFILE_SKIPPED); the imputation's refits leave them out.
     """
     if selection is None:
         selection = select_rows(frame, population=population,
@@ -349,8 +349,11 @@ def _term(term: str, row: pd.Series) -> dict:
 
 def table2(cohort: pd.DataFrame, patients: pd.DataFrame, *, population: str,
            reml: bool = False, progress: Callable[[], None] | None = None,
-           selection: Selection | None = None) -> dict:
+           selection: Selection | None = None, slow_checks: bool = False) -> dict:
     """Every outcome x variant model; `progress` is called after each fit (heartbeat).
+
+    `slow_checks` adds the profile-likelihood CIs of the published variant (model_checks.py;
+    seconds a model): the model run asks for them (setting ANALYSIS_SLOW_CHECKS).
 
     The model frame and the row selection are built once; an outcome's rows are
     materialised once and shared by its three variants.
@@ -364,7 +367,8 @@ def table2(cohort: pd.DataFrame, patients: pd.DataFrame, *, population: str,
             models[(variant["key"], outcome)] = fit_model(
                 selection.frame, outcome, variant["key"], population=population, reml=reml,
                 selection=selection, rows=rows, checks=True,
-                profile=variant["key"] == "paper")
+                profile="on" if slow_checks and variant["key"] == "paper"
+                else "published" if slow_checks else "off")
             if progress is not None:
                 progress()
     return {"population": population,
