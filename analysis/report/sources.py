@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from ..models import InterviewContact, InterviewStatus, ModelRun
 from ..pages.interviews import DEFAULT_SD_FRACTION, Table3Row, completer_data, thresholds
+from ..pages.records import study_target_get
 from .builder import Report, build_report
 
 
@@ -26,10 +27,12 @@ def interviewees(*, sd_fraction: float = DEFAULT_SD_FRACTION) -> list[Table3Row]
 
 
 def run_report(run: ModelRun) -> Report:
-    """The report of a successful run, with Table 3 as recorded today."""
+    """The report of a successful run, with Table 3 as recorded today and Table 2 under
+    the study's headline inference (a setting read now, as the dashboard reads it)."""
     today = timezone.localdate().isoformat()
     return build_report(
         results=run.results or {}, provenance=run_provenance(run), versions=run.versions,
+        headline_setting=study_target_get().headline_inference,
         table3=interviewees(),
         table3_note=f"Table 3 lists the interviews recorded on {today} (interview records "
                     "are not part of the model run); change categories: a change within "
