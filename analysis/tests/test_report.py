@@ -25,7 +25,6 @@ from analysis.stats.cohort import ANALYSIS_VERSION
 from analysis.tests.factories import build_cohort
 from patients.models import Patient
 
-
 DEMO = Path(__file__).resolve().parent / "data" / "demo_results.json.gz"
 
 
