@@ -160,8 +160,9 @@ def _fixed_columns() -> dict[str, Column]:
     }
 
 
-# The patient's follow-up status and why they were lost (issue 19): in the files once the
-# writers add them to EXPORT_COLUMNS; described here for when they do.
+# The patient's follow-up status and why they were lost (issue 19): the cohort files end with
+# them (questionnaires.cohort_files.columns.PATIENT_STATUS_COLUMNS, the writers'); their
+# codebook entries are these.
 FOLLOWUP_COLUMNS = ("followup_status", "lost_reason")
 
 
@@ -217,8 +218,7 @@ def cohort_columns() -> list[Column]:
 
 # The wide file: one row per patient, patient columns then each score at baseline (_bl),
 # at follow-up (_fu) and the change (_chg = _fu - _bl).
-WIDE_PATIENT_COLUMNS = ("study_id", "clinic", *CHARACTERISTIC_CODES,
-                        *(name for name in FOLLOWUP_COLUMNS if name in EXPORT_COLUMNS))
+WIDE_PATIENT_COLUMNS = ("study_id", "clinic", *CHARACTERISTIC_CODES)
 WIDE_SUFFIXES = (("bl", "baseline"), ("fu", "3-month follow-up"))
 
 

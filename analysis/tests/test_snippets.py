@@ -61,13 +61,37 @@ def exported(clinic_a, clinic_b, tmp_path):
     return run, tmp_path
 
 
+def _with_followup_columns(path) -> None:
+    """The file as the cohort writers make it once they end rows with followup_status and
+    lost_reason (branch h-scale): the columns appended from the patients' records."""
+    status = dict(Patient.objects.values_list("study_id", "followup_status"))
+    reason = dict(Patient.objects.values_list("study_id", "lost_reason"))
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[0] += ["followup_status", "lost_reason"]
+    for row in rows[1:]:
+        row += [status[row[0]], reason[row[0]]]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+
+
 @pytest.mark.skipif(not _r_ready(), reason="Rscript with lme4 is not installed")
-def test_r_snippet_reproduces_every_table2_model_of_the_dashboard(exported):
+def test_r_snippet_reproduces_every_table2_model_of_the_dashboard(exported, monkeypatch):
+    from analysis.exports import codebook
+
     run, folder = exported
+    _with_followup_columns(folder / "paincohort_cohort.csv")
+    monkeypatch.setattr(codebook, "EXPORT_COLUMNS", (*codebook.EXPORT_COLUMNS,
+                                                     "followup_status", "lost_reason"))
+    assert Patient.objects.filter(followup_status="lost").exists()
     (folder / "load_paincohort.R").write_text(r_snippet(), encoding="utf-8")
     done = subprocess.run(["Rscript", "load_paincohort.R"], cwd=folder, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+    # R's table of the lost patients' reasons (printed first): the run's attrition counts
+    keys, counts = [line.split() for line in done.stdout.splitlines() if line.strip()][:2]
+    assert dict(zip(keys, map(int, counts), strict=True)) == {
+        r["key"]: r["n"] for r in run.results["attrition"]["lost_reasons"] if r["n"]}
     with open(folder / R_RESULTS_FILE, encoding="utf-8") as handle:
         r_rows = list(csv.DictReader(handle))
     by_model: dict[tuple[str, str], dict[str, dict]] = {}
