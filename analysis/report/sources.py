@@ -47,3 +47,11 @@ def succeeded_run(run_id: int) -> ModelRun:
     from ..models import RunStatus
 
     return get_object_or_404(ModelRun.objects.filter(status=RunStatus.SUCCEEDED), pk=run_id)
+
+
+def latest_report_run() -> ModelRun | None:
+    """The dashboard's run (the last successful one), without its results: for a link."""
+    from ..models import RunStatus
+
+    return (ModelRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at", "-id")
+            .only("pk", "finished_at").first())

@@ -355,3 +355,19 @@ def test_the_page_is_print_ready(client, researcher, stored):
     html = client.get(reverse("analysis:report", args=[stored.pk])).content.decode()
     assert "css/report.css" in html and "Save as PDF" in html
     assert "<style" not in html      # the content-security policy allows no inline styles
+
+
+def test_export_page_links_the_report_of_the_dashboards_run(client, researcher, stored):
+    client.force_login(researcher)
+    html = client.get(reverse("analysis:export")).content.decode()
+    assert reverse("analysis:report_docx", args=[stored.pk]) in html
+    assert reverse("analysis:report", args=[stored.pk]) in html
+
+
+def test_report_link_partial_links_both_files(stored):
+    from django.template.loader import render_to_string
+
+    html = render_to_string("analysis/_report_link.html", {"run": stored})
+    assert f'href="{reverse("analysis:report_docx", args=[stored.pk])}"' in html
+    assert f'href="{reverse("analysis:report", args=[stored.pk])}"' in html
+    assert render_to_string("analysis/_report_link.html", {"run": None}).strip() == ""
