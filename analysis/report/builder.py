@@ -245,8 +245,9 @@ def table2(results: Mapping[str, Any], variant: Mapping[str, str],
     estimation = "REML" if results.get("options", {}).get("reml") else "ML"
     return ReportTable(
         f"table2-{variant['key']}", f"Table 2 ({variant['label']}): multilevel regression",
-        header, rows + footer, notes, intro=f"{variant['description']} {estimation}; "
-        f"{population.lower()}. Coefficient (95 % CI) and p. Shown: {headline['label']} "
+        header, rows + footer, notes, intro=f"{variant['description']} Estimated by "
+        f"{estimation}; {population.lower()}. Coefficient (95 % CI) and p. Shown: "
+        f"{headline['label']} "
         f"({headline['reason']}).")
 
 
