@@ -136,14 +136,15 @@ def prepare(data: pd.DataFrame, formula: str, levels: Sequence[str],
 def with_ddf(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray, scaling: Scaling,
              nesting: Nesting, optimum: Optimum) -> NestedFit:
     """The result with t-based inference, or with the z results and a note on why not."""
-    fixed_z = result.fixed
     try:
         small = _small_sample(result, ddf, Xs, ys, scaling, nesting, optimum)
     except inference.DdfUnavailable as exc:
-        note = f"{_DDF_NAMES[ddf]} degrees of freedom not computed: {exc}; z results shown"
-        fixed = fixed_z.assign(df=np.nan)
-        return replace(result, fixed=fixed, fixed_z=fixed_z, ddf=ddf, ddf_note=note,
-                       warnings=[*result.warnings, note])
+        return _without_ddf(result, ddf, str(exc))
+    return _with_small(result, ddf, small)
+
+
+def _with_small(result: NestedFit, ddf: str, small: inference.SmallSample) -> NestedFit:
+    fixed_z = result.fixed
     table = inference.t_table(fixed_z["coef"].to_numpy(), small)
     fixed = fixed_z.assign(**table)[[*FIXED_COLUMNS, "df"]]
     adjusted = None
@@ -155,9 +156,60 @@ def with_ddf(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray, scalin
 _DDF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}
 
 
+def _without_ddf(result: NestedFit, ddf: str, reason: str) -> NestedFit:
+    """The z results with df NaN and a note saying why the ddf were not computed."""
+    note = f"{_DDF_NAMES[ddf]} degrees of freedom not computed: {reason}; z results shown"
+    return replace(result, fixed=result.fixed.assign(df=np.nan), fixed_z=result.fixed,
+                   ddf=ddf, ddf_note=note, warnings=[*result.warnings, note])
+
+
+def fit_nested_ddfs(data: pd.DataFrame, formula: str, levels: Sequence[str], *,
+                    methods: Sequence[str] = inference.DDF_METHODS,
+                    max_block_rows: int | None = None, maxiter: int = 200
+                    ) -> tuple[NestedFit, dict[str, NestedFit]]:
+    """One REML fit and its results under each ddf method: (z fit, {method: fit}).
+
+    The same as fit_nested(..., reml=True, ddf=method) for each method, with the variance
+    parameters estimated once. The ddf algebra is dense within each clinic (V's blocks):
+    where the largest block has more than `max_block_rows` rows the ddf are not computed
+    (df NaN, z results and a note), since its cost grows with the cube of a block's rows.
+    """
+    for method in methods:
+        inference.check_ddf(method, True)
+    design, nesting, Xs, ys, scaling, stats = prepare(
+        data, formula, levels, patsy.EvalEnvironment.capture(1))
+    optimum = optimise(stats, True, maxiter, nesting.fitted)
+    result = summarise(design, nesting, scaling, stats, optimum, True, formula)
+    sizes = [len(rows) for rows in inference.row_blocks(nesting, len(ys))[0]]
+    try:
+        if max_block_rows is not None and sum(float(n) ** 3 for n in sizes) > \
+                2.0 * float(max_block_rows) ** 3:
+            raise inference.DdfUnavailable(
+                f"the computation needs a dense matrix of each clinic's rows, and "
+                f"{len(ys):,} rows in clinics of up to {max(sizes):,} rows is beyond what a "
+                f"model run computes (about two clinics of {max_block_rows:,} rows)")
+        mom = _moments(result, Xs, ys, nesting, optimum)
+    except inference.DdfUnavailable as exc:
+        return result, {method: _without_ddf(result, method, str(exc)) for method in methods}
+    out = {}
+    for method in methods:
+        try:
+            out[method] = _with_small(result, method, _METHODS[method](mom, scaling.transform))
+        except inference.DdfUnavailable as exc:
+            out[method] = _without_ddf(result, method, str(exc))
+    return result, out
+
+
 def _small_sample(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray,
                   scaling: Scaling, nesting: Nesting, optimum: Optimum
                   ) -> inference.SmallSample:
+    mom = _moments(result, Xs, ys, nesting, optimum)
+    return _METHODS[ddf](mom, scaling.transform)
+
+
+def _moments(result: NestedFit, Xs: np.ndarray, ys: np.ndarray, nesting: Nesting,
+             optimum: Optimum) -> inference.Moments:
+    """The REML moments at the estimate; DdfUnavailable where no ddf can be computed."""
     if not result.converged:
         raise inference.DdfUnavailable("the fit did not converge")
     at_zero = [level for level, g in zip(nesting.fitted, optimum.ratios, strict=True)
@@ -170,9 +222,10 @@ def _small_sample(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray,
     theta = np.array([result.variances[level] for level in nesting.fitted]
                      + [result.variances["residual"]])
     blocks, codes = inference.row_blocks(nesting, len(ys))
-    mom = inference.moments(Xs, ys, theta, blocks, codes)
-    method = inference.satterthwaite if ddf == "satterthwaite" else inference.kenward_roger
-    return method(mom, scaling.transform)
+    return inference.moments(Xs, ys, theta, blocks, codes)
+
+
+_METHODS = {"satterthwaite": inference.satterthwaite, "kenward-roger": inference.kenward_roger}
 
 
 def optimise(

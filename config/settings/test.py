@@ -15,3 +15,6 @@ TWO_FACTOR_REQUIRED = False
 # One process, emptied before each test (conftest.py): no files to share.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 TWO_FACTOR_REQUIRED_FOR_NURSES = False
+# Issue 19's slow parts of a model run (profile CIs, MI, tipping point) are off for the
+# suite's many refits of small cohorts; their tests turn them on with `settings`.
+ANALYSIS_SLOW_CHECKS = False
