@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from django import forms
 
+from core.forms import AccessibleFormMixin
+
 from .services import LABEL_REQUIRED
 
 
-class FreezeForm(forms.Form):
+class FreezeForm(AccessibleFormMixin, forms.Form):
     label = forms.CharField(
         label="Label", max_length=200, strip=True,
         error_messages={"required": LABEL_REQUIRED},

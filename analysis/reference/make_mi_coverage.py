@@ -86,13 +86,17 @@ def simulate(seed: int):
                                           + rng.normal(0, 1.2, n))
     correlated = np.full((4, 4), DOMAIN_CORRELATION) + np.eye(4) * (1 - DOMAIN_CORRELATION)
     u_clinic = rng.normal(0, SD_CLINIC, (N_CLINICS, 4))[clinic]
-    u_patient = rng.multivariate_normal(np.zeros(4), correlated * SD_PATIENT ** 2, n)
+    # Cholesky, not numpy's default SVD: the SVD's singular vectors may change sign with the
+    # machine's LAPACK build, which changed every draw and so the stored replicates.
+    u_patient = rng.multivariate_normal(np.zeros(4), correlated * SD_PATIENT ** 2, n,
+                                        method="cholesky")
     covariates = (-0.1 * (frame["age"] - 48) + 2.0 * (frame["gender"] == "female")
                   + 3.0 * (frame["education"] == "a_level_or_above")
                   - 1.5 * (severity - 5.7) - 2.0 * (frame["pain_sites_group"] == "ge3"))
     for timepoint in ("baseline", "followup"):
         frame[f"{timepoint}_ppic_partnership"] = partnership[timepoint]
-        residual = rng.multivariate_normal(np.zeros(4), correlated * SD_RESIDUAL ** 2, n)
+        residual = rng.multivariate_normal(np.zeros(4), correlated * SD_RESIDUAL ** 2, n,
+                                           method="cholesky")
         overall = np.zeros(n)
         for d, (code, (beta, items)) in enumerate(DOMAINS.items()):
             value = (20 + beta * partnership[timepoint] + covariates + u_clinic[:, d]

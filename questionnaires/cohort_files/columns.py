@@ -20,8 +20,7 @@ IMPORT_COLUMNS: tuple[str, ...] = (
 PIH_FORM_VERSION = "pih_form_version"
 OPTIONAL_IMPORT_COLUMNS: tuple[str, ...] = (PIH_FORM_VERSION, REASONS_COLUMN)
 # Patient-level, repeated on each of the patient's rows (patients.Patient).
-PATIENT_STATUS_COLUMNS: tuple[str, ...] = ("followup_status", "lost_reason")
-INFORMATIONAL_IMPORT_COLUMNS: tuple[str, ...] = PATIENT_STATUS_COLUMNS
+FOLLOWUP_STATUS, LOST_REASON = PATIENT_STATUS_COLUMNS = ("followup_status", "lost_reason")
 EXPORT_COLUMNS: tuple[str, ...] = (*IMPORT_COLUMNS, *SCORE_CODES, *OPTIONAL_IMPORT_COLUMNS,
                                    *PATIENT_STATUS_COLUMNS)
 

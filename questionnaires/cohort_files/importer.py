@@ -75,11 +75,14 @@ def _new_patient(summaries: PatientSummaries, number: int, study_id: str, *,
     timepoints = {timepoint: on for _, timepoint, on in summaries.timepoints(number)}
     consented_on = timepoints.get(Timepoint.BASELINE) or min(timepoints.values())
     completed = Timepoint.FOLLOWUP in timepoints
+    lost = summaries.lost.get(number)  # _check_patients refused lost with a follow-up
+    status = (FollowUpStatus.COMPLETED if completed
+              else FollowUpStatus.ACTIVE if lost is None else FollowUpStatus.LOST)
     return {
         "study_id": study_id, "clinic_id": first.clinic.pk, "consented_on": consented_on,
         "consent_form_version": IMPORTED_CONSENT_FORM_VERSION,
         "consent_taken_by": f"import from {source}"[:150], "created_by_id": by_id,
-        "followup_status": FollowUpStatus.COMPLETED if completed else FollowUpStatus.ACTIVE,
+        "followup_status": status, "lost_reason": lost or "",
         **dict(zip(CHARACTERISTIC_CODES, first.characteristics, strict=True)),
     }
 
@@ -127,6 +130,9 @@ def _check_patients(summaries: PatientSummaries, existing: dict[str, KnownPatien
     for study_id, number in summaries.index.items():
         check_patient_writable(study_id=study_id, line=summaries.first_line(number),
                                patient=existing.get(study_id), errors=errors)
+        if number in summaries.lost and summaries.has(number, Timepoint.FOLLOWUP):
+            errors.add(summaries.first_line(number), "followup_status",
+                       f"{study_id} is called lost, but the file has its follow-up")
     if errors:
         raise CohortImportError(errors)
 

@@ -18,6 +18,12 @@ for that empty cell (an imported administration is complete: an empty item is
 not_answered, or declined (Prefer not to answer), an empty characteristic not_recorded,
 an empty score too_few_items). The items' reasons given are stored as the
 administration's missing_reasons, as self-completion stores them.
+
+followup_status and lost_reason (optional, together) matter for a patient new to the
+database only: one the file calls lost is created lost, with its reason, so that an
+exported cohort imports back as it was. Active and completed follow the file's rows (a
+follow-up row completes), and an existing patient's status stays the follow-up
+workflow's: the file never changes it.
 """
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ from django.utils import timezone
 
 from clinics.models import Clinic
 from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS, Characteristic
-from patients.models import Patient, Withdrawal
+from patients.models import FollowUpStatus, LostReason, Patient, Withdrawal
 from patients.validators import study_id_validator, validate_study_id_clinic
 
 from .. import dates
@@ -44,9 +50,11 @@ from ..models import Administration, PihFormVersion, Timepoint
 from ..services import validate_answers
 from .batching import batched
 from .columns import (
+    FOLLOWUP_STATUS,
     IMPORT_COLUMNS,
-    INFORMATIONAL_IMPORT_COLUMNS,
+    LOST_REASON,
     OPTIONAL_IMPORT_COLUMNS,
+    PATIENT_STATUS_COLUMNS,
     PIH_FORM_VERSION,
 )
 from .missing import (
@@ -127,6 +135,7 @@ class Row:
     answers: tuple
     pih_form_version: object = PihFormVersion.CURRENT
     missing_reasons: dict = field(default_factory=dict)  # item code -> stored reason
+    lost_reason: object = None  # the file calls the patient lost, for this reason ("" none)
 
 
 # -- cell validators -------------------------------------------------------------------------
@@ -211,11 +220,9 @@ def _check_header(header: list[str], errors: ErrorList) -> dict[str, int]:
     names = [name.strip() for name in header]
     positions: dict[str, int] = {}
     for position, name in enumerate(names):
-        if name in SCORE_CODES or name in INFORMATIONAL_IMPORT_COLUMNS:
-            # an export read back: scores are recomputed from the items, and follow-up
-            # status is the follow-up workflow's: never read from a file
-            continue
-        if name not in IMPORT_COLUMNS and name not in OPTIONAL_IMPORT_COLUMNS:
+        if name in SCORE_CODES:
+            continue  # an export read back: scores are recomputed from the items
+        if name not in (*IMPORT_COLUMNS, *OPTIONAL_IMPORT_COLUMNS, *PATIENT_STATUS_COLUMNS):
             errors.add(1, name or f"#{position + 1}", "unknown column")
         elif name in positions:
             errors.add(1, name, "column appears twice")
@@ -224,6 +231,11 @@ def _check_header(header: list[str], errors: ErrorList) -> dict[str, int]:
     for name in IMPORT_COLUMNS:
         if name not in positions:
             errors.add(1, name, "missing column")
+    status_columns = [name in positions for name in PATIENT_STATUS_COLUMNS]
+    if any(status_columns) and not all(status_columns):
+        missing = PATIENT_STATUS_COLUMNS[status_columns.index(False)]
+        errors.add(1, missing, "missing column (followup_status and lost_reason go "
+                               "together)")
     return positions
 
 
@@ -272,8 +284,32 @@ def _parse_row(cells: list[str], line: int, pos: dict[str, int], clinics: dict[s
     pih_form_version = (_pih_form_version(cells[pos[PIH_FORM_VERSION]], line, errors)
                         if PIH_FORM_VERSION in pos else PihFormVersion.CURRENT)
     reasons = _item_reasons(cells, pos, line, errors) if REASONS_COLUMN in pos else {}
+    lost = _lost_reason(cells, pos, line, errors) if LOST_REASON in pos else None
     return Row(line, study_id, clinic, timepoint, administered_on, characteristics,
-               tuple(answers), pih_form_version, reasons)
+               tuple(answers), pih_form_version, reasons, lost)
+
+
+_FOLLOWUP_STATUSES = ("", *FollowUpStatus.values)
+_LOST_REASONS = ("", *LostReason.values)
+
+
+def _lost_reason(cells: list[str], pos: dict[str, int], line: int,
+                 errors: ErrorList) -> str | None:
+    """The reason the row's patient was lost ("" if none was recorded), or None if the
+    file does not call the patient lost."""
+    status, reason = cells[pos[FOLLOWUP_STATUS]].strip(), cells[pos[LOST_REASON]].strip()
+    if status not in _FOLLOWUP_STATUSES:
+        errors.add(line, FOLLOWUP_STATUS,
+                   f"'{status}' is not {', '.join(FollowUpStatus.values)} or empty")
+    elif reason not in _LOST_REASONS:
+        errors.add(line, LOST_REASON,
+                   f"'{reason}' is not {', '.join(LostReason.values)} or empty")
+    elif status != FollowUpStatus.LOST and reason:
+        errors.add(line, LOST_REASON, f"'{reason}' given, but followup_status is "
+                                      f"{_shown(status)}, not lost")
+    elif status == FollowUpStatus.LOST:
+        return reason
+    return None
 
 
 _PIH_FORM_VERSIONS = tuple(PihFormVersion.values)
@@ -443,6 +479,7 @@ class PatientSummaries:
         # The last new patient's first row: a patient's rows are usually adjacent, so most
         # rows are compared with it without decoding the arrays.
         self._latest: tuple[int, Row] | None = None
+        self.lost: dict[int, str] = {}  # patient number -> reason, for those the file calls lost
 
     def __len__(self) -> int:
         return len(self.index)
@@ -461,6 +498,10 @@ class PatientSummaries:
             first = latest[1] if latest[0] == number else self.first(number)
             if first.characteristics != row.characteristics or first.clinic != row.clinic:
                 _check_agrees(first, row, errors)
+            if self.lost.get(number) != row.lost_reason:
+                errors.add(row.line, FOLLOWUP_STATUS,
+                           f"disagrees with line {self.first_line(number)} (the follow-up "
+                           "status and reason lost are the patient's: its rows must agree)")
         if row.timepoint is _INVALID:
             return
         first_line = self._line[row.timepoint][number]
@@ -483,6 +524,8 @@ class PatientSummaries:
         for timepoint in _TIMEPOINTS:
             self._line[timepoint].append(0)
             self._date[timepoint].append(_NO_DATE)
+        if row.lost_reason is not None:
+            self.lost[number] = row.lost_reason
         self._latest = (number, row)
         return number
 

@@ -22,12 +22,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from django.db import connections, transaction
-from django.db.models import QuerySet
-
-from patients.models import Patient
 
 from ..instruments import ITEM_CODES, SCORE_CODES
-from ..models import Administration, AdministrationStatus
+from ..models import AdministrationStatus
 from .batching import batched
 from .columns import EXPORT_COLUMNS, EXPORT_LOOKUPS, TEXT_COLUMNS
 from .missing import (
@@ -39,10 +36,11 @@ from .missing import (
     reasons_cell,
 )
 from .precision import SCORE_DECIMALS, score_decimal
+from .selection import FORMULA_STARTS, cohort_queryset  # noqa: F401 (part of this API)
+from .writer_sql import cohort_copy_sql, copy_csv_parts
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google
 # Sheets (tab and carriage return can hide a leading '=').
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH_ROWS = 2000        # rows per CSV chunk (a streamed download sends one chunk a batch)
 FETCH_ROWS = 5000        # rows per round trip to the database
 
@@ -66,28 +64,6 @@ def neutralised(rows: Iterable[Sequence[Any]], text_positions: Sequence[int]
                        for position, cell in enumerate(row)]
                 break
         yield row
-
-
-def cohort_queryset(*, patients_qs: QuerySet[Patient] | None = None,
-                    include_withdrawn_excluded: bool = False,
-                    include_drafts: bool = False) -> QuerySet[Administration]:
-    """The administrations a cohort file holds, in file order.
-
-    patients_qs: only these patients (e.g. `patients_for_user(user=...)`); None = all.
-    include_withdrawn_excluded: also patients whose withdrawal says their data may not be
-        kept (Withdrawal.keep_collected_data=False); left out by default.
-    include_drafts: also draft (incomplete) administrations; by default only complete
-        ones, as the analysis uses.
-    """
-    administrations = Administration.objects.all()
-    if not include_drafts:
-        administrations = administrations.filter(status=AdministrationStatus.COMPLETE)
-    if patients_qs is not None:
-        administrations = administrations.filter(patient__in=patients_qs)
-    if not include_withdrawn_excluded:
-        administrations = administrations.exclude(patient__withdrawal__keep_collected_data=False)
-    # "baseline" sorts before "followup".
-    return administrations.order_by("patient__study_id", "timepoint")
 
 
 def cohort_database_values(**filters) -> Iterator[tuple]:
@@ -195,7 +171,6 @@ def cohort_csv_parts(**filters) -> Iterator[tuple[str, int]]:
     same bytes, several times faster)."""
     if connections[cohort_queryset().db].vendor != "postgresql":
         return python_csv_parts(**filters)
-    from .writer_sql import cohort_copy_sql, copy_csv_parts  # it imports this module
 
     def parts() -> Iterator[tuple[str, int]]:
         yield next(python_csv_parts(**filters))  # the header, written by csv.writer

@@ -38,7 +38,7 @@ from ..models import Administration, AdministrationStatus
 from .columns import DATABASE_COLUMNS, EXPORT_COLUMNS, EXPORT_LOOKUPS, TEXT_COLUMNS
 from .missing import REASON_COLUMNS, REASONS_COLUMN, STORED_REASONS, column_reason
 from .precision import SCORE_DECIMALS
-from .writer import FORMULA_STARTS, cohort_queryset
+from .selection import FORMULA_STARTS, cohort_queryset
 
 CHUNK_BYTES = 256 * 1024     # text handed on at a time
 QUEUE_CHUNKS = 8             # chunks the COPY may run ahead of the reader (~2 MB)
@@ -113,7 +113,7 @@ def _reasons_cell(params: list[Any]) -> str:
 
 def cohort_copy_sql(**filters) -> tuple[str, list[Any], str]:
     """(SELECT of the file's data lines, its params, the database alias); takes the
-    filters of writer.cohort_queryset."""
+    filters of selection.cohort_queryset."""
     inner = cohort_queryset(**filters).order_by().values(
         **{f"c{position}": F(lookup) for position, lookup in enumerate(EXPORT_LOOKUPS)})
     inner_sql, inner_params = inner.query.sql_with_params()

@@ -186,8 +186,11 @@ def test_the_import_calls_the_per_patient_write_check_and_writes_nothing_on_erro
     assert len(seen) == 2
 
 
-def test_a_file_with_or_without_the_follow_up_columns_imports_the_same(clinic_a, tmp_path):
-    """followup_status and lost_reason (the export's last columns) are informational."""
+def test_the_follow_up_columns_make_a_new_patient_lost_and_their_absence_active(clinic_a,
+                                                                               tmp_path):
+    """followup_status and lost_reason (the export's last columns) are read for a new
+    patient, so that an exported lost patient imports back lost; an older file without
+    them imports the patient active, as before."""
     from questionnaires.cohort_files.importer import import_cohort
 
     from .cohort_files import cohort_row, write_cohort
@@ -195,12 +198,13 @@ def test_a_file_with_or_without_the_follow_up_columns_imports_the_same(clinic_a,
     rows = [cohort_row("A-001", "baseline", "2025-01-10")]
     write_cohort(tmp_path / "old.csv", rows)
     write_cohort(tmp_path / "new.csv", [row | {"followup_status": "lost",
-                                               "lost_reason": "nonsense"} for row in rows],
+                                               "lost_reason": "did_not_attend"}
+                                        for row in rows],
                  (*IMPORT_COLUMNS, "followup_status", "lost_reason"))
-    for name in ("new.csv", "old.csv"):
+    for name, expected in (("new.csv", ("lost", "did_not_attend")), ("old.csv", ("active", ""))):
         with (tmp_path / name).open(encoding="utf-8", newline="") as stream:
             import_cohort(stream=stream, source=name)
         patient = Patient.objects.get()
-        assert (patient.followup_status, patient.lost_reason) == ("active", "")
+        assert (patient.followup_status, patient.lost_reason) == expected
         Administration.objects.all().delete()
         Patient.objects.all().delete()

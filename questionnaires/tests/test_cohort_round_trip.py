@@ -7,7 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from patients.models import Patient
+from patients.models import FollowUpStatus, LostReason, Patient
+from patients.services import patient_mark_lost
 from questionnaires.cohort_files.importer import import_cohort
 from questionnaires.cohort_files.reader import CohortImportError
 from questionnaires.instruments import PPIC
@@ -44,6 +45,7 @@ def _seed(make_patient, nurse_a, clinic_b):
                         administered_on=second.consented_on,
                         answers=full_answers(pih=7) | {"pih_12": None}, by=nurse_a,
                         complete=True)
+    patient_mark_lost(patient=second, lost_reason=LostReason.DISCHARGED, by=nurse_a)
 
 
 def test_export_import_export_gives_identical_bytes(make_patient, nurse_a, clinic_b,
@@ -57,6 +59,8 @@ def test_export_import_export_gives_identical_bytes(make_patient, nurse_a, clini
     call_command("import_cohort", str(tmp_path / "first.csv"), stdout=StringIO())
     assert Administration.objects.filter(
         pih_form_version=PihFormVersion.REVERSED).count() == 1
+    assert set(Patient.objects.values_list("followup_status", "lost_reason")) == {
+        (FollowUpStatus.COMPLETED, ""), (FollowUpStatus.LOST, LostReason.DISCHARGED)}
     second = _export(tmp_path / "second.csv")
     assert second == first
 
@@ -166,3 +170,51 @@ def test_the_older_layout_still_imports_as_the_current_form(clinic_a, tmp_path):
     administration = Administration.objects.get()
     assert administration.pih_form_version == PihFormVersion.CURRENT
     assert administration.pih_overall == pytest.approx(100 * 2 * 12 / 96)
+
+
+STATUS_LAYOUT = (*NEW_LAYOUT, "followup_status", "lost_reason")
+
+
+@pytest.mark.parametrize(("cells", "column", "message"), [
+    ({"followup_status": "gone"}, "followup_status", "'gone' is not active, completed, lost"),
+    ({"followup_status": "lost", "lost_reason": "moved"}, "lost_reason", "'moved' is not"),
+    ({"followup_status": "active", "lost_reason": "discharged"}, "lost_reason",
+     "given, but followup_status is active, not lost"),
+])
+def test_bad_follow_up_status_cells_are_refused_naming_line_and_column(
+        clinic_a, tmp_path, cells, column, message):
+    row = cohort_row(pih_form_version="current", missing_reasons="") | cells
+    with pytest.raises(CohortImportError) as caught:
+        _import(tmp_path, [row], STATUS_LAYOUT)
+    (error,) = caught.value.errors
+    assert (error.line, error.column) == (2, column)
+    assert message in error.message
+    assert not Patient.objects.exists()
+
+
+def test_a_patient_called_lost_must_have_no_follow_up_and_rows_must_agree(clinic_a,
+                                                                          tmp_path):
+    lost = {"pih_form_version": "current", "missing_reasons": "",
+            "followup_status": "lost", "lost_reason": "did_not_attend"}
+    rows = [cohort_row(**lost), cohort_row(timepoint="followup",
+                                           administered_on="2025-04-10", **lost)]
+    with pytest.raises(CohortImportError) as caught:
+        _import(tmp_path, rows, STATUS_LAYOUT)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(2, "followup_status")]
+    assert "has its follow-up" in caught.value.errors[0].message
+    rows[1] |= {"followup_status": "completed", "lost_reason": ""}
+    with pytest.raises(CohortImportError) as caught:
+        _import(tmp_path, rows, STATUS_LAYOUT)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "followup_status")]
+    assert not Patient.objects.exists()
+
+
+def test_the_file_never_changes_an_existing_patients_follow_up_status(
+        make_patient, clinic_a, tmp_path):
+    patient = make_patient(study_id="A-001")
+    row = cohort_row(study_id="A-001", administered_on=patient.consented_on.isoformat(),
+                     pih_form_version="current", missing_reasons="",
+                     followup_status="lost", lost_reason="discharged")
+    _import(tmp_path, [row], STATUS_LAYOUT)
+    patient.refresh_from_db()
+    assert (patient.followup_status, patient.lost_reason) == (FollowUpStatus.ACTIVE, "")

@@ -128,15 +128,6 @@ def test_rescoring_keeps_answers_and_the_edit_version(administrations, worst_pai
         uneven.version, uneven.answers, uneven.administered_on)
 
 
-def test_a_rescore_marks_the_analysis_for_a_refit(administrations, worst_pain_rule):
-    from analysis.models import RefitRequest
-
-    before = RefitRequest.objects.count()
-    rescoring.administrations_rescore()
-    assert RefitRequest.objects.count() == before + 1
-    assert "rescored to version 2026.1" in RefitRequest.objects.latest("pk").reason
-
-
 def test_reversed_pih_forms_are_rescored_as_they_are_scored(make_patient, nurse_a,
                                                             monkeypatch):
     """An older PIH form (0 = best) is turned round before scoring, on rescoring too."""
