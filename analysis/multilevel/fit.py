@@ -96,6 +96,7 @@ def fit_nested(
     ddf: str | None = None,
     *,
     maxiter: int = 200,
+    start: dict[str, float] | None = None,
 ) -> NestedFit:
     """Fit `formula` with a random intercept at each of `levels` (outermost first).
 
@@ -109,12 +110,19 @@ def fit_nested(
     too is the adjusted one); `fixed_z` keeps the z results. Where the ddf cannot be
     computed (a variance at 0, singular information) df is NaN, `fixed` keeps the z
     results and `ddf_note` (also in `warnings`) says why.
+
+    `start` (variance ratios level / residual by level name, e.g. a similar model's fit)
+    starts the optimiser there instead of from the starting grid: the maximum found is the
+    one nearest the start (for refits of near-identical data, as multiple imputation's);
+    an end that fails the optimality test is fitted again from the grid.
     """
     inference.check_ddf(ddf, reml)
     # the formula may use names (np, a helper) from the caller's namespace, as in patsy
     design, nesting, Xs, ys, scaling, stats = prepare(
         data, formula, levels, patsy.EvalEnvironment.capture(1))
-    optimum = optimise(stats, reml, maxiter, nesting.fitted)
+    first = None if start is None else np.array([max(float(start.get(level, 0.0)), 0.0)
+                                                 for level in nesting.fitted])
+    optimum = optimise(stats, reml, maxiter, nesting.fitted, start=first)
     result = summarise(design, nesting, scaling, stats, optimum, reml, formula)
     if ddf is None:
         return result
@@ -229,14 +237,28 @@ _METHODS = {"satterthwaite": inference.satterthwaite, "kenward-roger": inference
 
 
 def optimise(
-    stats: SufficientStats, reml: bool, maxiter: int, fitted: Sequence[str]
+    stats: SufficientStats, reml: bool, maxiter: int, fitted: Sequence[str],
+    start: np.ndarray | None = None,
 ) -> Optimum:
-    """Minimise the profiled deviance over ratios >= 0 and certify the result (KKT)."""
+    """Minimise the profiled deviance over ratios >= 0 and certify the result (KKT).
+
+    `start`: one starting point instead of the grid (the grid's when it fails)."""
     k = stats.n_ratios
     if k == 0:
         return Optimum(np.zeros(0), True, 0, [])
     profile = Profile(stats, reml)
-    runs = [_descend(profile, start, maxiter) for start in _starts(profile, k)]
+    if start is not None and len(start) == k and np.all(np.isfinite(start)):
+        warm = optimise_from(profile, [start], maxiter, fitted)
+        if warm.converged:
+            return warm
+    return optimise_from(profile, _starts(profile, k), maxiter, fitted)
+
+
+def optimise_from(profile: Profile, starts: list[np.ndarray], maxiter: int,
+                  fitted: Sequence[str]) -> Optimum:
+    """The best projected-Newton end from these starts, restarted inside where a ratio at
+    0 should grow, and certified."""
+    runs = [_descend(profile, start, maxiter) for start in starts]
     best = min(runs, key=lambda run: run.dev)
     # a ratio at 0 where the deviance still falls into the interior: restart inside
     for _ in range(3):

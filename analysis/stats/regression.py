@@ -274,12 +274,13 @@ def formula_for(outcome: str, variant: str, rows: pd.DataFrame) -> tuple[str, li
 def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: str,
               reml: bool = False, selection: Selection | None = None,
               rows: pd.DataFrame | None = None, checks: bool = False,
-              profile: str = "on") -> dict:
+              profile: str = "on", start: dict[str, float] | None = None) -> dict:
     """One Table 2 model as JSON (analysis/stats/results.py); a failed fit carries its error.
 
     `checks` adds the schema-3 keys (model_checks.py: REML small-sample inference, variance
     tests, profile CIs, diagnostics; `profile` is "on" or a key of
     model_checks.PROFILE_SKIPPED); the imputation's refits leave them out.
+    `start`: the optimiser's starting variance ratios (multilevel.fit_nested).
     """
     if selection is None:
         selection = select_rows(frame, population=population,
@@ -294,7 +295,7 @@ def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: st
     problem = unfittable(rows, outcome, formula)
     if problem is None:
         try:
-            fit = fit_nested(rows, formula, LEVELS, reml=reml)
+            fit = fit_nested(rows, formula, LEVELS, reml=reml, start=start)
         except (FitError, np.linalg.LinAlgError) as exc:
             problem = str(exc)
         except Exception as exc:  # any other failure: this model says why, the rest show
