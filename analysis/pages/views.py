@@ -31,8 +31,7 @@ from patients.selectors import get_patient_for_user
 from .. import exports, selectors, services
 from ..freezes import views as freeze_views
 from . import dashboard, interviews, quality
-from .forms import InterviewContactForm, InterviewRuleForm, RefitForm, StudyTargetForm
-from .refit_options import refit_with_options
+from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
 
 
 def _permissions(request: HttpRequest) -> dict[str, bool]:
@@ -56,23 +55,17 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         return freeze_views.freeze_dashboard(request, request.GET["freeze"],
                                              _permissions(request))
     context = dashboard.dashboard_context(
-        variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT),
-        diagnostics=request.GET.get("diagnostics", ""))
+        variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT))
     return render(request, "analysis/dashboard_detail.html",
-                  {**context, **_permissions(request),
-                   "refit_form": RefitForm.for_run(context["run"])})
+                  {**context, **_permissions(request)})
 
 
 @login_required
 @require_POST
 @requires(CAN_ANALYSE)
 def refit_now(request: HttpRequest) -> HttpResponse:
-    """The dashboard's refit button and its options (method, population)."""
-    form = RefitForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Refit not started. {form.problems()}")
-        return redirect("analysis:dashboard")
-    messages.success(request, refit_with_options(by=request.user, options=form.options()))
+    message = dashboard.refit_now(by=request.user)
+    messages.success(request, message)
     return redirect("analysis:dashboard")
 
 
@@ -88,8 +81,7 @@ def target_edit(request: HttpRequest) -> HttpResponse:
         try:
             services.study_target_update(
                 standardised_difference=data["standardised_difference"], power=data["power"],
-                alpha=data["alpha"], by=request.user, reason=data["reason"],
-                headline_inference=data.get("headline_inference") or None)
+                alpha=data["alpha"], by=request.user, reason=data["reason"])
         except ValidationError as error:
             form.add_error(None, error)
         else:
