@@ -9,6 +9,8 @@ from simple_history.models import HistoricalRecords
 from patients.models import Patient
 from questionnaires.models import CohortSnapshot, FrozenQuerySet, FrozenRecordError
 
+from .stats.results import HEADLINE_CHOICES, KR_BELOW_CLINICS
+
 
 class StudyTarget(models.Model):
     """Inputs of the study's power calculation; one row, changed by a data manager.
@@ -20,6 +22,11 @@ class StudyTarget(models.Model):
     standardised_difference = models.FloatField("standardised difference", default=0.40)
     power = models.FloatField("power", default=0.95)
     alpha = models.FloatField("two-sided alpha", default=0.05)
+    headline_inference = models.CharField(
+        "Table 2 headline inference", max_length=16, choices=HEADLINE_CHOICES, default="auto",
+        help_text="Which p-values and CIs Table 2 shows first on the dashboard (the others "
+                  "are shown beside them). Auto: Kenward-Roger with fewer than "
+                  f"{KR_BELOW_CLINICS} clinics, else z.")
     updated_at = models.DateTimeField("last changed", auto_now=True)
     history = HistoricalRecords()
 

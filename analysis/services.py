@@ -19,14 +19,18 @@ from .models import InterviewContact, StudyTarget
 
 @transaction.atomic
 def study_target_update(*, standardised_difference: float, power: float, alpha: float,
-                        by: AbstractBaseUser, reason: str) -> StudyTarget:
-    """Change the power calculation's inputs; the old values stay in the audit trail."""
+                        by: AbstractBaseUser, reason: str,
+                        headline_inference: str | None = None) -> StudyTarget:
+    """Change the power calculation's inputs (and, if given, Table 2's headline inference);
+    the old values stay in the audit trail."""
     if not reason.strip():
         raise ValidationError({"reason": "Give a reason for changing the study target."})
     target = StudyTarget.objects.select_for_update().order_by("pk").first() or StudyTarget()
     target.standardised_difference = standardised_difference
     target.power = power
     target.alpha = alpha
+    if headline_inference is not None:
+        target.headline_inference = headline_inference
     target.full_clean()
     target._history_user = by
     target._change_reason = reason.strip()[:100]

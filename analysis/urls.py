@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .freezes import views as freezes
-from .pages import views
+from .pages import report_views, views
 
 app_name = "analysis"
 urlpatterns = [
@@ -15,4 +15,6 @@ urlpatterns = [
     path("freezes/", freezes.freeze_create_view, name="freezes"),
     path("freezes/<int:freeze_id>/<slug:file>/", freezes.freeze_download,
          name="freeze_download"),
+    path("runs/<int:run_id>/report/", report_views.report_html, name="report"),
+    path("runs/<int:run_id>/report.docx", report_views.report_word, name="report_docx"),
 ]

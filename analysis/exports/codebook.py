@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from patients.characteristics import CHARACTERISTIC_CODES, CHARACTERISTICS_BY_CODE
-from patients.models import Patient
+from patients.models import FollowUpStatus, LostReason, Patient
 from questionnaires.cohort_files.columns import (
     EXPORT_COLUMNS,
     PATIENT_STATUS_COLUMNS,
@@ -136,17 +136,6 @@ def _pih_form_version_column() -> Column:
                   "questionnaires.Administration", versions, missing="never missing")
 
 
-def _status_column(name: str) -> Column:
-    """followup_status / lost_reason (the codebook's helper owns the wording)."""
-    model_field = Patient._meta.get_field(name)
-    choices = tuple((str(code), str(label)) for code, label in model_field.choices)
-    return Column(name, str(model_field.verbose_name), CATEGORY, _choices_text(choices),
-                  "The patient's follow-up status now; repeated on both rows.",
-                  "patients.Patient", choices,
-                  missing="never missing" if name == "followup_status"
-                  else "empty unless lost to follow-up")
-
-
 def _fixed_columns() -> dict[str, Column]:
     study_id = Patient._meta.get_field("study_id")
     timepoint = Administration._meta.get_field("timepoint")
@@ -171,9 +160,45 @@ def _fixed_columns() -> dict[str, Column]:
     }
 
 
+# The patient's follow-up status and why they were lost (issue 19): the cohort files end with
+# them (questionnaires.cohort_files.columns.PATIENT_STATUS_COLUMNS, the writers'); their
+# codebook entries are these.
+FOLLOWUP_COLUMNS = PATIENT_STATUS_COLUMNS
+
+
+def followup_columns() -> dict[str, Column]:
+    """followup_status and lost_reason, from patients.Patient's fields and choices."""
+    status_field = Patient._meta.get_field("followup_status")
+    reason_field = Patient._meta.get_field("lost_reason")
+    statuses = tuple((str(code), str(label)) for code, label in FollowUpStatus.choices)
+    reasons = tuple((str(code), str(label)) for code, label in LostReason.choices)
+    lost = FollowUpStatus.LOST.value
+    return {
+        "followup_status": Column(
+            "followup_status", str(status_field.verbose_name), CATEGORY,
+            _choices_text(statuses),
+            f"The patient's follow-up status when the file was written: "
+            f"{FollowUpStatus.ACTIVE.value} = still in follow-up (no follow-up recorded yet), "
+            f"{FollowUpStatus.COMPLETED.value} = followed up, {lost} = lost to follow-up "
+            "(lost_reason says why; a consent withdrawal is lost with reason withdrew). "
+            "Repeated on both rows. The analysis's completers are the patients with a "
+            "complete baseline and follow-up row; the attrition table compares them with "
+            f"the patients without a follow-up whose status is not "
+            f"{FollowUpStatus.ACTIVE.value}.",
+            "Clinical record, kept by the clinic's follow-up worklist (patients.Patient)",
+            statuses, missing="never missing"),
+        "lost_reason": Column(
+            "lost_reason", str(reason_field.verbose_name), CATEGORY, _choices_text(reasons),
+            f"Why the patient was lost to follow-up; given exactly when followup_status = "
+            f"{lost} (a database constraint). Repeated on both rows.",
+            "Clinical record, recorded with the loss (patients.Patient)", reasons,
+            missing=f"empty cell = not lost to follow-up (followup_status is not {lost})"),
+    }
+
+
 def cohort_columns() -> list[Column]:
     """The cohort CSV's columns (EXPORT_COLUMNS), in order."""
-    fixed = _fixed_columns()
+    fixed = {**_fixed_columns(), **followup_columns()}
     columns = []
     for name in EXPORT_COLUMNS:
         if name in fixed:
@@ -186,8 +211,6 @@ def cohort_columns() -> list[Column]:
             columns.append(_pih_form_version_column())
         elif name == REASONS_COLUMN:
             columns.append(_reasons_column("cohort"))
-        elif name in PATIENT_STATUS_COLUMNS:
-            columns.append(_status_column(name))
         else:
             columns.append(_patient_column(name))
     return columns

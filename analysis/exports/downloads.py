@@ -27,6 +27,7 @@ from questionnaires.cohort_files.writer import (
 
 from ..freezes.selectors import freezes_list
 from ..models import ExportLog
+from ..report.sources import latest_report_run
 from .codebook import CODEBOOK_HEADER, codebook_rows, cohort_columns, wide_columns
 from .log import counted, export_log_start
 from .snippets import r_snippet, stata_snippet
@@ -123,4 +124,6 @@ def export_page_context(*, user: AbstractBaseUser) -> dict[str, Any]:
         "r_snippet": r_snippet(),
         "stata_snippet": stata_snippet(),
         "recent_exports": list(ExportLog.objects.filter(user=user)[:10]),
+        # the journal report of the dashboard's run (templates/analysis/_report_link.html)
+        "report_run": latest_report_run(),
     }

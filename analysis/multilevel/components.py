@@ -161,8 +161,18 @@ def _variance_profile(stats, reml, est: np.ndarray, i: int) -> Callable[[float],
     """Deviance minimised over the other variances with variance i fixed."""
     free = [j for j in range(len(est)) if j != i]
     residual = len(est) - 1
+    start = np.array([math.log(est[j]) if j == residual else math.sqrt(est[j])
+                      for j in free])
+    # brentq asks for values close to each other: the optimum at the last value starts the
+    # next search (continuation) beside the estimate's start; the three spread starts only
+    # for the first value of each side, where no neighbour is known yet. Values are kept,
+    # so brentq's ends are evaluated once and the profile it sees is one function.
+    last: dict[str, np.ndarray] = {}
+    seen: dict[float, float] = {}
 
     def at(value: float) -> float:
+        if value in seen:
+            return seen[value]
         def dev(x: np.ndarray) -> float:
             v = np.empty(len(est))
             v[i] = value
@@ -170,12 +180,14 @@ def _variance_profile(stats, reml, est: np.ndarray, i: int) -> Callable[[float],
                 # the residual variance in logs (positive), level variances as sd (>= 0)
                 v[j] = math.exp(xj) if j == residual else xj**2
             return full_deviance(stats, v, reml)
-        start = np.array([math.log(est[j]) if j == residual else math.sqrt(est[j])
-                          for j in free])
+        side = "low" if value < est[i] else "high"
+        starts = [last[side], start] if side in last else _starts(start, free, residual)
         best = min((minimize(dev, s, method="Nelder-Mead",
-                             options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 4000})
-                    for s in _starts(start, free, residual)), key=lambda r: r.fun)
-        return float(best.fun)
+                             options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000})
+                    for s in starts), key=lambda r: r.fun)
+        last[side] = best.x
+        seen[value] = float(best.fun)
+        return seen[value]
     return at
 
 

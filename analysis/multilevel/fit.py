@@ -96,6 +96,7 @@ def fit_nested(
     ddf: str | None = None,
     *,
     maxiter: int = 200,
+    start: dict[str, float] | None = None,
 ) -> NestedFit:
     """Fit `formula` with a random intercept at each of `levels` (outermost first).
 
@@ -109,12 +110,19 @@ def fit_nested(
     too is the adjusted one); `fixed_z` keeps the z results. Where the ddf cannot be
     computed (a variance at 0, singular information) df is NaN, `fixed` keeps the z
     results and `ddf_note` (also in `warnings`) says why.
+
+    `start` (variance ratios level / residual by level name, e.g. a similar model's fit)
+    starts the optimiser there instead of from the starting grid: the maximum found is the
+    one nearest the start (for refits of near-identical data, as multiple imputation's);
+    an end that fails the optimality test is fitted again from the grid.
     """
     inference.check_ddf(ddf, reml)
     # the formula may use names (np, a helper) from the caller's namespace, as in patsy
     design, nesting, Xs, ys, scaling, stats = prepare(
         data, formula, levels, patsy.EvalEnvironment.capture(1))
-    optimum = optimise(stats, reml, maxiter, nesting.fitted)
+    first = None if start is None else np.array([max(float(start.get(level, 0.0)), 0.0)
+                                                 for level in nesting.fitted])
+    optimum = optimise(stats, reml, maxiter, nesting.fitted, start=first)
     result = summarise(design, nesting, scaling, stats, optimum, reml, formula)
     if ddf is None:
         return result
@@ -136,14 +144,15 @@ def prepare(data: pd.DataFrame, formula: str, levels: Sequence[str],
 def with_ddf(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray, scaling: Scaling,
              nesting: Nesting, optimum: Optimum) -> NestedFit:
     """The result with t-based inference, or with the z results and a note on why not."""
-    fixed_z = result.fixed
     try:
         small = _small_sample(result, ddf, Xs, ys, scaling, nesting, optimum)
     except inference.DdfUnavailable as exc:
-        note = f"{_DDF_NAMES[ddf]} degrees of freedom not computed: {exc}; z results shown"
-        fixed = fixed_z.assign(df=np.nan)
-        return replace(result, fixed=fixed, fixed_z=fixed_z, ddf=ddf, ddf_note=note,
-                       warnings=[*result.warnings, note])
+        return _without_ddf(result, ddf, str(exc))
+    return _with_small(result, ddf, small)
+
+
+def _with_small(result: NestedFit, ddf: str, small: inference.SmallSample) -> NestedFit:
+    fixed_z = result.fixed
     table = inference.t_table(fixed_z["coef"].to_numpy(), small)
     fixed = fixed_z.assign(**table)[[*FIXED_COLUMNS, "df"]]
     adjusted = None
@@ -155,9 +164,60 @@ def with_ddf(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray, scalin
 _DDF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}
 
 
+def _without_ddf(result: NestedFit, ddf: str, reason: str) -> NestedFit:
+    """The z results with df NaN and a note saying why the ddf were not computed."""
+    note = f"{_DDF_NAMES[ddf]} degrees of freedom not computed: {reason}; z results shown"
+    return replace(result, fixed=result.fixed.assign(df=np.nan), fixed_z=result.fixed,
+                   ddf=ddf, ddf_note=note, warnings=[*result.warnings, note])
+
+
+def fit_nested_ddfs(data: pd.DataFrame, formula: str, levels: Sequence[str], *,
+                    methods: Sequence[str] = inference.DDF_METHODS,
+                    max_block_rows: int | None = None, maxiter: int = 200
+                    ) -> tuple[NestedFit, dict[str, NestedFit]]:
+    """One REML fit and its results under each ddf method: (z fit, {method: fit}).
+
+    The same as fit_nested(..., reml=True, ddf=method) for each method, with the variance
+    parameters estimated once. The ddf algebra is dense within each clinic (V's blocks):
+    where the largest block has more than `max_block_rows` rows the ddf are not computed
+    (df NaN, z results and a note), since its cost grows with the cube of a block's rows.
+    """
+    for method in methods:
+        inference.check_ddf(method, True)
+    design, nesting, Xs, ys, scaling, stats = prepare(
+        data, formula, levels, patsy.EvalEnvironment.capture(1))
+    optimum = optimise(stats, True, maxiter, nesting.fitted)
+    result = summarise(design, nesting, scaling, stats, optimum, True, formula)
+    sizes = [len(rows) for rows in inference.row_blocks(nesting, len(ys))[0]]
+    try:
+        if max_block_rows is not None and sum(float(n) ** 3 for n in sizes) > \
+                2.0 * float(max_block_rows) ** 3:
+            raise inference.DdfUnavailable(
+                f"the computation needs a dense matrix of each clinic's rows, and "
+                f"{len(ys):,} rows in clinics of up to {max(sizes):,} rows is beyond what a "
+                f"model run computes (about two clinics of {max_block_rows:,} rows)")
+        mom = _moments(result, Xs, ys, nesting, optimum)
+    except inference.DdfUnavailable as exc:
+        return result, {method: _without_ddf(result, method, str(exc)) for method in methods}
+    out = {}
+    for method in methods:
+        try:
+            out[method] = _with_small(result, method, _METHODS[method](mom, scaling.transform))
+        except inference.DdfUnavailable as exc:
+            out[method] = _without_ddf(result, method, str(exc))
+    return result, out
+
+
 def _small_sample(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray,
                   scaling: Scaling, nesting: Nesting, optimum: Optimum
                   ) -> inference.SmallSample:
+    mom = _moments(result, Xs, ys, nesting, optimum)
+    return _METHODS[ddf](mom, scaling.transform)
+
+
+def _moments(result: NestedFit, Xs: np.ndarray, ys: np.ndarray, nesting: Nesting,
+             optimum: Optimum) -> inference.Moments:
+    """The REML moments at the estimate; DdfUnavailable where no ddf can be computed."""
     if not result.converged:
         raise inference.DdfUnavailable("the fit did not converge")
     at_zero = [level for level, g in zip(nesting.fitted, optimum.ratios, strict=True)
@@ -170,20 +230,35 @@ def _small_sample(result: NestedFit, ddf: str, Xs: np.ndarray, ys: np.ndarray,
     theta = np.array([result.variances[level] for level in nesting.fitted]
                      + [result.variances["residual"]])
     blocks, codes = inference.row_blocks(nesting, len(ys))
-    mom = inference.moments(Xs, ys, theta, blocks, codes)
-    method = inference.satterthwaite if ddf == "satterthwaite" else inference.kenward_roger
-    return method(mom, scaling.transform)
+    return inference.moments(Xs, ys, theta, blocks, codes)
+
+
+_METHODS = {"satterthwaite": inference.satterthwaite, "kenward-roger": inference.kenward_roger}
 
 
 def optimise(
-    stats: SufficientStats, reml: bool, maxiter: int, fitted: Sequence[str]
+    stats: SufficientStats, reml: bool, maxiter: int, fitted: Sequence[str],
+    start: np.ndarray | None = None,
 ) -> Optimum:
-    """Minimise the profiled deviance over ratios >= 0 and certify the result (KKT)."""
+    """Minimise the profiled deviance over ratios >= 0 and certify the result (KKT).
+
+    `start`: one starting point instead of the grid (the grid's when it fails)."""
     k = stats.n_ratios
     if k == 0:
         return Optimum(np.zeros(0), True, 0, [])
     profile = Profile(stats, reml)
-    runs = [_descend(profile, start, maxiter) for start in _starts(profile, k)]
+    if start is not None and len(start) == k and np.all(np.isfinite(start)):
+        warm = optimise_from(profile, [start], maxiter, fitted)
+        if warm.converged:
+            return warm
+    return optimise_from(profile, _starts(profile, k), maxiter, fitted)
+
+
+def optimise_from(profile: Profile, starts: list[np.ndarray], maxiter: int,
+                  fitted: Sequence[str]) -> Optimum:
+    """The best projected-Newton end from these starts, restarted inside where a ratio at
+    0 should grow, and certified."""
+    runs = [_descend(profile, start, maxiter) for start in starts]
     best = min(runs, key=lambda run: run.dev)
     # a ratio at 0 where the deviance still falls into the interior: restart inside
     for _ in range(3):

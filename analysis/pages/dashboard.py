@@ -37,7 +37,7 @@ from ..stats.results import (
     population_label,
     zero_variance_levels,
 )
-from . import plots
+from . import dashboard_checks, plots
 from .live_counts import recent
 from .outreach import outreach_summary_recent
 
@@ -256,10 +256,23 @@ def _coef_text(term: dict) -> tuple[str, str]:
     return f"{term['coef']:.2f}", f"({term['ci_low']:.2f} to {term['ci_high']:.2f})"
 
 
-def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
-    """Table 2 for one model variant: terms as rows, outcomes as columns."""
+def table2_layout(table2: dict, variant: str, headline: str = "z") -> dict[str, Any]:
+    """Table 2 for one model variant: terms as rows, outcomes as columns.
+
+    `headline` ("z", "satterthwaite", "kenward-roger") chooses the inference the cells show;
+    a model without it shows its z results, marked, with the reason as a note.
+    """
     outcomes = table2.get("outcomes", [])
     models = {m["outcome"]: m for m in table2.get("models", []) if m["variant"] == variant}
+    fallbacks: dict[str, str] = {}
+    if headline != "z":
+        shown = {}
+        for key, model in models.items():
+            terms, why = dashboard_checks.headline_terms(model, headline)
+            shown[key] = {**model, "terms": terms}
+            if why:
+                fallbacks[key] = why
+        models = shown
     term_order: list[tuple[str, str]] = []
     for outcome in outcomes:
         for term in (models.get(outcome["key"]) or {}).get("terms", []):
@@ -278,7 +291,8 @@ def table2_layout(table2: dict, variant: str) -> dict[str, Any]:
             cells.append({"coef": coef, "ci": ci, "p": format_p(term.get("p")) if term else ""})
         rows.append({"label": label, "cells": cells})
     footer = [{"outcome": o["label"], "model": models.get(o["key"]),
-               "badges": model_badges(models.get(o["key"]))} for o in outcomes]
+               "badges": model_badges(models.get(o["key"]))
+               + headline_badges(fallbacks, o["key"], headline)} for o in outcomes]
     notes = compact_marks(footer)
     return {"outcomes": outcomes, "rows": rows, "models": footer, "notes": notes,
             "components": variance_rows([models.get(o["key"]) for o in outcomes]),
@@ -313,6 +327,23 @@ def compact_marks(footer: list[dict[str, Any]]) -> list[dict[str, str]]:
                                   "id": note["id"]})
         item["badges"] = kept
     return list(notes.values())
+
+
+def headline_badges(fallbacks: dict[str, str], outcome: str, headline: str
+                    ) -> list[dict[str, str]]:
+    """A warning mark where the headline's t results are missing and z is shown instead;
+    one note per distinct reason (numbered when the models' reasons differ)."""
+    if outcome not in fallbacks:
+        return []
+    name = dashboard_checks.METHOD_NAMES[headline]
+    reasons = list(dict.fromkeys(fallbacks.values()))
+    label = f"{name}: z shown"
+    if len(reasons) > 1:
+        label += f" ({reasons.index(fallbacks[outcome]) + 1})"
+    why = fallbacks[outcome]
+    return [{"tone": "warning", "label": label,
+             "text": f"{label}: {why[0].upper() + why[1:]}. This model's cells show its z "
+                     "results (normal approximation) instead."}]
 
 
 FEW_CLINICS = 5
@@ -444,14 +475,20 @@ def run_outdated(run: ModelRun | None, results: dict) -> str:
     """Why a stored run no longer matches what the analysis computes ("" if it does)."""
     if run is None:
         return ""
-    if results.get("schema", 1) < SCHEMA_VERSION or \
+    if results.get("schema", 1) < 2 or \
             (run.versions or {}).get("analysis", ANALYSIS_VERSION) != ANALYSIS_VERSION:
         return ("This run was computed by an earlier version of the analysis (before the "
                 "paper's population rule and Table 1 tests): refit to update it.")
+    if results.get("schema", 1) < SCHEMA_VERSION:
+        return ("This run was computed before the small-sample inference, variance-component "
+                "tests, diagnostics and missing-data analyses were added: its tables are "
+                "right, those sections are missing. Refit to add them.")
     return ""
 
 
-def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
+def dashboard_context(*, variant: str = DEFAULT_VARIANT, diagnostics: str = ""
+                      ) -> dict[str, Any]:
+    """The page's context; `diagnostics` names the outcome whose plots are drawn."""
     run = selectors.latest_successful_run()
     results = (run.results or {}) if run else {}
     # counted again after each data change (and daily: "due" moves with the calendar)
@@ -466,20 +503,32 @@ def dashboard_context(*, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
     if variant not in {v["key"] for v in variants}:
         variant = DEFAULT_VARIANT
     options = results.get("options", {})
+    estimation = "REML" if options.get("reml") else "ML"
     table1 = table1_layout(results.get("table1", {})) if results else None
+    headline = dashboard_checks.headline(target["target"].headline_inference, table2,
+                                         estimation=estimation)
     return {
         "run": run,
         "results": results,
         "outdated": run_outdated(run, results),
         "population_label": population_label(options.get("population", "")),
-        "estimation": "REML" if options.get("reml") else "ML",
+        "estimation": estimation,
         "recruitment": recruitment,
         "target": target,
         "recruitment_plot": plots.recruitment_plot(
             months=months, recruited=recruited, completed=completed,
             target=target["calculation"].completers),
         "table1": table1,
-        "table2": table2_layout(table2, variant) if results else None,
+        "table2": table2_layout(table2, variant, headline["method"]) if results else None,
+        "headline": headline,
+        "has_checks": dashboard_checks.has_checks(results),
+        "inference": dashboard_checks.inference_layout(table2, variant, estimation=estimation)
+        if results else [],
+        "components": dashboard_checks.components_layout(table2, variant) if results else None,
+        "attrition": dashboard_checks.attrition_layout(results, table1_layout)
+        if results else None,
+        "diagnostics": dashboard_checks.diagnostics_layout(table2, variant, diagnostics)
+        if results else None,
         "variant": next((v for v in variants if v["key"] == variant), None),
         "variants": variants,
         "table1_tests": sum(1 for block in table1["blocks"] if block["p"] != "–")

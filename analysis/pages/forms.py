@@ -1,4 +1,5 @@
-"""Forms of the dashboard: the study target, the interview rule and interview records."""
+"""Forms of the dashboard: the study target, the refit options, the interview rule and
+interview records."""
 from __future__ import annotations
 
 from crispy_forms.layout import Div, Layout
@@ -7,6 +8,7 @@ from django import forms
 from core.forms import AccessibleFormMixin, DayMonthYearField
 
 from ..models import InterviewContact, InterviewStatus, StudyTarget
+from ..stats.results import DEFAULT_OPTIONS, POPULATIONS
 
 
 class StudyTargetForm(AccessibleFormMixin, forms.ModelForm):
@@ -17,12 +19,17 @@ class StudyTargetForm(AccessibleFormMixin, forms.ModelForm):
 
     class Meta:
         model = StudyTarget
-        fields = ["standardised_difference", "power", "alpha"]
+        fields = ["standardised_difference", "power", "alpha", "headline_inference"]
         help_texts = {
             "standardised_difference": "Expected mean change over its SD (the study: 0.40).",
             "power": "Between 0 and 1 (the study: 0.95).",
             "alpha": "Two-sided significance level, between 0 and 1 (the study: 0.05).",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # a form posted without it (scripts, pages before issue 19) keeps the stored setting
+        self.fields["headline_inference"].required = False
 
     def clean_standardised_difference(self) -> float:
         value = self.cleaned_data["standardised_difference"]
@@ -41,6 +48,43 @@ class StudyTargetForm(AccessibleFormMixin, forms.ModelForm):
         if not 0 < value <= 0.2:
             raise forms.ValidationError("Enter an alpha above 0 and at most 0.2.")
         return value
+
+
+METHODS = [("ml", "ML (maximum likelihood, as published: Stata's mixed, ml)"),
+           ("reml", "REML (restricted maximum likelihood)")]
+
+
+class RefitForm(forms.Form):
+    """The options of "Refit now": estimation method and analysis population.
+
+    Both may be left out (the plain button of earlier pages): the defaults are the
+    published analysis (ML, completers).
+    """
+
+    method = forms.ChoiceField(label="Estimation", choices=METHODS, required=False,
+                               initial="reml" if DEFAULT_OPTIONS["reml"] else "ml")
+    population = forms.ChoiceField(label="Population", choices=list(POPULATIONS.items()),
+                                   required=False, initial=DEFAULT_OPTIONS["population"])
+
+    @classmethod
+    def for_run(cls, run) -> RefitForm:
+        """An unbound form showing the options of the run on the page (defaults without)."""
+        options = (run.options or {}) if run is not None else {}
+        return cls(initial={"method": "reml" if options.get("reml") else "ml",
+                            "population": options.get("population",
+                                                      DEFAULT_OPTIONS["population"])})
+
+    def options(self) -> dict:
+        """The run's options (analysis/stats/results.py DEFAULT_OPTIONS) from a valid form."""
+        data = self.cleaned_data
+        method = data.get("method") or self.fields["method"].initial
+        return {**DEFAULT_OPTIONS, "reml": method == "reml",
+                "population": data.get("population") or self.fields["population"].initial}
+
+    def problems(self) -> str:
+        """The errors as one sentence, each naming its field."""
+        return " ".join(f"{self.fields[name].label}: {' '.join(errors)}"
+                        for name, errors in self.errors.items())
 
 
 class InterviewRuleForm(AccessibleFormMixin, forms.Form):

@@ -302,3 +302,122 @@ def recruitment_plot(*, months: Sequence[str], recruited: Sequence[int],
     return Plot("recruitment", title, description, _svg(width, height, title, description, body),
                 ["Month", "Recruited", "Recruited (cumulative)", "Follow-ups complete",
                  "Follow-ups complete (cumulative)"], rows)
+
+
+# --- model diagnostics (issue 19) -------------------------------------------------------
+
+def _scatter_frame(*, width: int, height: int, left: int, right: int, top: int, bottom: int,
+                   xs: Sequence[float], ys: Sequence[float], x_title: str, y_title: str,
+                   heading: str) -> tuple[list[str], object, object]:
+    """Axes, ticks and titles of a scatter; returns (body, x(), y()) for the points."""
+    x_low, x_high = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    y_low, y_high = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    x_pad = (x_high - x_low) * 0.05 or 1.0
+    y_pad = (y_high - y_low) * 0.05 or 1.0
+    x_low, x_high, y_low, y_high = x_low - x_pad, x_high + x_pad, y_low - y_pad, y_high + y_pad
+
+    def x(value: float) -> float:
+        return left + (value - x_low) / (x_high - x_low) * (width - left - right)
+
+    def y(value: float) -> float:
+        return top + (y_high - value) / (y_high - y_low) * (height - top - bottom)
+
+    body = [_text(width / 2, 20, heading, "middle", "plot-heading", HEADING_FONT),
+            _line(left, top, left, height - bottom, "plot-axis"),
+            _line(left, height - bottom, width - right, height - bottom, "plot-axis"),
+            _y_title(16, (top + height - bottom) / 2, y_title),
+            _x_title((left + width - right) / 2, height - 10, x_title)]
+    for tick in _nice_ticks(x_low, x_high, 4):
+        body.append(_line(x(tick), height - bottom, x(tick), height - bottom + 4, "plot-axis"))
+        body.append(_text(x(tick), height - bottom + 20, _tick_text(tick), "middle",
+                          "plot-tick plot-tick--x"))
+    for tick in _nice_ticks(y_low, y_high, 4):
+        body.append(_line(left - 4, y(tick), left, y(tick), "plot-axis"))
+        body.append(_text(left - 8, y(tick) + 5, _tick_text(tick), "end",
+                          "plot-tick plot-tick--y"))
+    return body, x, y
+
+
+def _circles(points: Sequence[Sequence[float]], x, y) -> list[str]:
+    """Open circles in one group (the attributes once: up to 400 points a plot)."""
+    return ['<g class="plot-point" fill="none" stroke="#000" stroke-width="1">',
+            *(f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="2.5"/>' for a, b in points),
+            "</g>"]
+
+
+def residual_plot(*, key: str, outcome: str, residuals: dict) -> Plot:
+    """Conditional residuals against fitted values, with the zero line (stored summary)."""
+    width, height, left, right, top, bottom = 360, 300, 70, 16, 34, 52
+    points = residuals.get("points") or []
+    xs, ys = [p[0] for p in points], [p[1] for p in points] + [0.0]
+    body, x, y = _scatter_frame(width=width, height=height, left=left, right=right, top=top,
+                                bottom=bottom, xs=xs, ys=ys, x_title="Fitted value",
+                                y_title="Residual", heading=outcome)
+    body.append(_line(left, y(0), width - right, y(0), "plot-zero", "#555", 1, "4 3"))
+    body.extend(_circles(points, x, y))
+    n = residuals.get("n", len(points))
+    shown = (f"{len(points)} of {n} residuals shown (the 40 largest and a random sample)"
+             if residuals.get("sampled") else f"all {n} residuals")
+    bins = residuals.get("bins") or []
+    rows = [[f"{fmt(b['fitted_low'], 1)} to {fmt(b['fitted_high'], 1)}", str(b["n"]),
+             fmt(b["mean"]), fmt(b["p05"]), fmt(b["p95"])] for b in bins]
+    title = f"{outcome}: residuals against fitted values"
+    description = (f"Scatter plot of conditional residuals (outcome minus fitted value, "
+                   f"including the predicted clinic and patient effects) against fitted "
+                   f"values for {outcome}; {shown}; residual SD "
+                   f"{fmt(residuals.get('sigma'))}. By tenths of the fitted values, the "
+                   "mean residual: " + "; ".join(f"{r[0]}: {r[2]}" for r in rows) + ".")
+    caption = (f"Circles: {shown}; dashed line: 0. A pattern or a funnel suggests a "
+               "mis-specified mean or unequal variances.")
+    return Plot(key, title, description, _svg(width, height, title, description, body),
+                ["Fitted values", "n", "Mean residual", "5th percentile", "95th percentile"],
+                rows, caption)
+
+
+QUARTILE_Z = 0.6744897501960817
+
+
+def qq_plot(*, key: str, outcome: str, qq: dict) -> Plot:
+    """Normal Q-Q plot of residuals or predicted effects, with the line through the quartiles."""
+    width, height, left, right, top, bottom = 360, 300, 70, 16, 34, 52
+    points = qq.get("points") or []
+    label = qq.get("label", qq.get("key", ""))
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    body, x, y = _scatter_frame(width=width, height=height, left=left, right=right, top=top,
+                                bottom=bottom, xs=xs, ys=ys, x_title="Normal quantile",
+                                y_title=label.split(" (")[0], heading=f"{outcome}: {label}")
+    line_text = ""
+    if len(points) >= 2 and max(ys) > min(ys):
+        low, high = (_interp(-QUARTILE_Z, xs, ys), _interp(QUARTILE_Z, xs, ys))
+        slope = (high - low) / (2 * QUARTILE_Z)
+        middle = (low + high) / 2
+        ends = [min(xs), max(xs)]
+        body.append(_line(x(ends[0]), y(middle + slope * ends[0]), x(ends[1]),
+                          y(middle + slope * ends[1]), "plot-zero", "#555", 1, "4 3"))
+        line_text = "; dashed line: through the quartiles"
+    body.extend(_circles(points, x, y))
+    n = qq.get("n", len(points))
+    every = "every value" if len(points) == n else f"{len(points)} quantiles of {n} values"
+    zero = bool(qq.get("zero"))
+    step = max(1, math.ceil(len(points) / 11))
+    rows = [[fmt(a), fmt(b)] for a, b in points[::step]]
+    title = f"{outcome}: normal Q-Q plot of the {label.lower()}"
+    description = (f"Normal quantile-quantile plot of the {label.lower()} for {outcome} "
+                   f"({every}, SD {fmt(qq.get('sd'))}). "
+                   + ("The variance is estimated at 0, so every predicted effect is 0. "
+                      if zero else "")
+                   + "Points near a straight line mean the values look normal.")
+    caption = (f"Circles: {every}{line_text}." +
+               (" Variance estimated at 0: every predicted effect is 0." if zero else ""))
+    return Plot(key, title, description, _svg(width, height, title, description, body),
+                ["Normal quantile", "Value"], rows, caption)
+
+
+def _interp(at: float, xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Linear interpolation of ys at `at` (xs increasing), clamped at the ends."""
+    if at <= xs[0]:
+        return ys[0]
+    for (x0, y0), (x1, y1) in itertools.pairwise(zip(xs, ys, strict=True)):
+        if x0 <= at <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (at - x0) / (x1 - x0)
+    return ys[-1]

@@ -31,7 +31,8 @@ from patients.selectors import get_patient_for_user
 from .. import exports, selectors, services
 from ..freezes import views as freeze_views
 from . import dashboard, interviews, quality
-from .forms import InterviewContactForm, InterviewRuleForm, StudyTargetForm
+from .forms import InterviewContactForm, InterviewRuleForm, RefitForm, StudyTargetForm
+from .refit_options import refit_with_options
 
 
 def _permissions(request: HttpRequest) -> dict[str, bool]:
@@ -55,17 +56,23 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         return freeze_views.freeze_dashboard(request, request.GET["freeze"],
                                              _permissions(request))
     context = dashboard.dashboard_context(
-        variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT))
+        variant=request.GET.get("variant", dashboard.DEFAULT_VARIANT),
+        diagnostics=request.GET.get("diagnostics", ""))
     return render(request, "analysis/dashboard_detail.html",
-                  {**context, **_permissions(request)})
+                  {**context, **_permissions(request),
+                   "refit_form": RefitForm.for_run(context["run"])})
 
 
 @login_required
 @require_POST
 @requires(CAN_ANALYSE)
 def refit_now(request: HttpRequest) -> HttpResponse:
-    message = dashboard.refit_now(by=request.user)
-    messages.success(request, message)
+    """The dashboard's refit button and its options (method, population)."""
+    form = RefitForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Refit not started. {form.problems()}")
+        return redirect("analysis:dashboard")
+    messages.success(request, refit_with_options(by=request.user, options=form.options()))
     return redirect("analysis:dashboard")
 
 
@@ -81,7 +88,8 @@ def target_edit(request: HttpRequest) -> HttpResponse:
         try:
             services.study_target_update(
                 standardised_difference=data["standardised_difference"], power=data["power"],
-                alpha=data["alpha"], by=request.user, reason=data["reason"])
+                alpha=data["alpha"], by=request.user, reason=data["reason"],
+                headline_inference=data.get("headline_inference") or None)
         except ValidationError as error:
             form.add_error(None, error)
         else:

@@ -11,11 +11,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from questionnaires.instruments import SCORING_VERSION
 
-from ..stats import descriptives, regression
+from ..stats import descriptives, missing_data, regression
 from ..stats.cohort import (
     ANALYSIS_VERSION,
     cohort_fingerprint,
@@ -83,6 +84,7 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
         "fingerprint": fingerprint, "counts": _counts(cohort, patients)}
     # One model frame and row selection for every model; Table 1 and the change from
     # baseline describe the patients the models analyse.
+    slow = getattr(settings, "ANALYSIS_SLOW_CHECKS", True)
     step_started = time.perf_counter()
     selection = regression.selection_for(cohort, patients, population=population)
     analysed = patients.loc[patients["study_id"].isin(selection.patients())]
@@ -91,7 +93,7 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
         ("table1", lambda: descriptives.table1(analysed, population=population)),
         ("table2", lambda: regression.table2(cohort, patients, population=population,
                                              reml=options["reml"], progress=beat,
-                                             selection=selection)),
+                                             selection=selection, slow_checks=slow)),
         ("change", lambda: descriptives.change_from_baseline(analysed)),
         ("attrition", lambda: descriptives.attrition(patients)),
     ]
@@ -100,6 +102,13 @@ def compute_results(*, options: Mapping[str, Any], heartbeat: Callable[[], Any] 
         results[name] = step()
         timings[name] = time.perf_counter() - step_started
         beat()
+    # issue 19: the loss to follow-up by MI and IPW, then partnership under every approach
+    step_started = time.perf_counter()
+    results["attrition"].update(missing_data.missing_data(
+        cohort, patients, reml=options["reml"], heartbeat=beat, imputation_on=slow))
+    results["partnership"] = missing_data.partnership_side_by_side(results)
+    timings["missing_data"] = time.perf_counter() - step_started
+    beat()
     results["warnings"] = _warnings(results)
     timings["total"] = time.perf_counter() - started
     return results, {k: round(v, 4) for k, v in timings.items()}

@@ -296,13 +296,15 @@ class CompletedSets:
         return frame
 
     def fit(self, i: int, outcome: str, variant: str, *, reml: bool = False,
-            shift: tuple[str, float] | None = None) -> dict:
-        """One Table 2 model on data set i (every row analysed)."""
+            shift: tuple[str, float] | None = None,
+            start: dict[str, float] | None = None) -> dict:
+        """One Table 2 model on data set i (every row analysed); `start`: the optimiser's
+        starting variance ratios."""
         frame = self.frame(i, shift)
         selection = select_rows(frame, population="completers",
                                 completers=np.ones(len(frame), dtype=bool))
         return fit_model(frame, outcome, variant, population="completers", reml=reml,
-                         selection=selection, rows=selection.analysed(outcome))
+                         selection=selection, rows=selection.analysed(outcome), start=start)
 
     def patients(self, i: int) -> pd.DataFrame:
         """Data set i as patients_wide rows (for display or checks)."""
@@ -410,9 +412,30 @@ def refit_pooled(completed: CompletedSets, *, outcomes: list[str] | None = None,
                  shift: tuple[str, float] | None = None) -> list[PooledModel]:
     outcomes = outcomes or [code for code, _ in OUTCOMES]
     variants = variants or [v["key"] for v in VARIANTS]
-    return [pool_models([completed.fit(i, outcome, variant, reml=reml, shift=shift)
-                         for i in range(len(completed))], outcome, variant)
+    return [pool_models(_fits(completed, outcome, variant, reml=reml, shift=shift),
+                        outcome, variant)
             for outcome in outcomes for variant in variants]
+
+
+def _fits(completed: CompletedSets, outcome: str, variant: str, *, reml: bool,
+          shift: tuple[str, float] | None) -> list[dict]:
+    """The model on every data set. The first is fitted from the optimiser's starting grid,
+    the others start at its variance ratios: the data sets differ only in the imputed
+    values, so their maxima lie close together (a third of the time of a grid per refit)."""
+    first = completed.fit(0, outcome, variant, reml=reml, shift=shift)
+    start = ratios_of(first)
+    return [first, *(completed.fit(i, outcome, variant, reml=reml, shift=shift, start=start)
+                     for i in range(1, len(completed)))]
+
+
+def ratios_of(model: dict) -> dict[str, float] | None:
+    """A fitted model's variance ratios (level / residual), or None."""
+    variances = model.get("variances") or {}
+    residual = variances.get("residual")
+    if not model.get("ok") or not residual:
+        return None
+    return {level: value / residual for level, value in variances.items()
+            if level != "residual" and value is not None}
 
 
 def pool_models(fits: list[dict], outcome: str, variant: str) -> PooledModel:

@@ -21,6 +21,7 @@ import pandas as pd
 from questionnaires.instruments import SCALES_BY_CODE
 
 from ..multilevel import FitError, fit_nested
+from .model_checks import model_checks
 from .results import OUTCOMES, VARIANTS, clean_number
 
 logger = logging.getLogger(__name__)
@@ -272,8 +273,15 @@ def formula_for(outcome: str, variant: str, rows: pd.DataFrame) -> tuple[str, li
 
 def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: str,
               reml: bool = False, selection: Selection | None = None,
-              rows: pd.DataFrame | None = None) -> dict:
-    """One Table 2 model as JSON (analysis/stats/results.py); a failed fit carries its error."""
+              rows: pd.DataFrame | None = None, checks: bool = False,
+              profile: str = "on", start: dict[str, float] | None = None) -> dict:
+    """One Table 2 model as JSON (analysis/stats/results.py); a failed fit carries its error.
+
+    `checks` adds the schema-3 keys (model_checks.py: REML small-sample inference, variance
+    tests, profile CIs, diagnostics; `profile` is "on" or a key of
+    model_checks.PROFILE_SKIPPED); the imputation's refits leave them out.
+    `start`: the optimiser's starting variance ratios (multilevel.fit_nested).
+    """
     if selection is None:
         selection = select_rows(frame, population=population,
                                 completers=_completers_in_frame(frame))
@@ -287,7 +295,7 @@ def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: st
     problem = unfittable(rows, outcome, formula)
     if problem is None:
         try:
-            fit = fit_nested(rows, formula, LEVELS, reml=reml)
+            fit = fit_nested(rows, formula, LEVELS, reml=reml, start=start)
         except (FitError, np.linalg.LinAlgError) as exc:
             problem = str(exc)
         except Exception as exc:  # any other failure: this model says why, the rest show
@@ -300,6 +308,8 @@ def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: st
     warnings.extend(fit.warnings)
     if not fit.converged:
         warnings.append("The optimiser did not converge; estimates are unreliable.")
+    extra = model_checks(rows, formula, LEVELS, fit, reml=reml, profile=profile) \
+        if checks else {}
     return {**base, "ok": True, "error": None, "n_obs": int(fit.n_obs),
             "n_patients": int(fit.n_groups.get("patient", base["n_patients"])),
             "n_clinics": int(fit.n_groups.get("clinic", base["n_clinics"])),
@@ -308,7 +318,7 @@ def fit_model(frame: pd.DataFrame, outcome: str, variant: str, *, population: st
             "variances": {k: clean_number(v) for k, v in fit.variances.items()},
             "icc": {k: clean_number(v) for k, v in fit.icc.items()},
             "dropped_levels": list(getattr(fit, "dropped_levels", [])),
-            "warnings": warnings}
+            "warnings": warnings, **extra}
 
 
 # Fewer patients than this per fixed term is too few to fit (the paper had ~9 per term).
@@ -340,8 +350,11 @@ def _term(term: str, row: pd.Series) -> dict:
 
 def table2(cohort: pd.DataFrame, patients: pd.DataFrame, *, population: str,
            reml: bool = False, progress: Callable[[], None] | None = None,
-           selection: Selection | None = None) -> dict:
+           selection: Selection | None = None, slow_checks: bool = False) -> dict:
     """Every outcome x variant model; `progress` is called after each fit (heartbeat).
+
+    `slow_checks` adds the profile-likelihood CIs of the published variant (model_checks.py;
+    seconds a model): the model run asks for them (setting ANALYSIS_SLOW_CHECKS).
 
     The model frame and the row selection are built once; an outcome's rows are
     materialised once and shared by its three variants.
@@ -354,7 +367,9 @@ def table2(cohort: pd.DataFrame, patients: pd.DataFrame, *, population: str,
         for variant in VARIANTS:
             models[(variant["key"], outcome)] = fit_model(
                 selection.frame, outcome, variant["key"], population=population, reml=reml,
-                selection=selection, rows=rows)
+                selection=selection, rows=rows, checks=True,
+                profile="on" if slow_checks and variant["key"] == "paper"
+                else "published" if slow_checks else "off")
             if progress is not None:
                 progress()
     return {"population": population,

@@ -5,10 +5,11 @@ Ordered things are lists, never dicts keyed by name, because PostgreSQL's jsonb 
 keep key order. Dicts keyed by a column key (`"overall"`, a clinic code) are looked up
 through the ordered `columns` list. Runs stored with schema 1 (population
 "complete_cases", Table 1 of every completer, chi-square or Fisher's exact) still render,
-marked outdated. The structure (schema 2) is::
+marked outdated. Runs of schema 2 render without the issue-19 parts (small-sample
+inference, variance tests, diagnostics, MI and IPW) and say so. The structure (schema 3) is::
 
     {
-      "schema": 2,
+      "schema": 3,
       "options": {"population": "completers" | "completers_both_rows" | "all_available",
                   "reml": false},
       "scoring_version": "2026.1",
@@ -71,7 +72,47 @@ marked outdated. The structure (schema 2) is::
              {"variable": "partnership", "timepoint": "follow-up", "rows": 5,
               "patients": 5, "reason": "without a PPiC partnership score: 6 or more of
               its 11 items unanswered", "text": "5 follow-up rows without ..."}, ...],
-           "warnings": ["..."]},
+           "warnings": ["..."],
+           # --- schema 3 (issue 19); absent from older runs, which still render ---
+           "aic": 1812.3, "bic": 1871.0,          # of the fit above (ML or REML as run)
+           "inference": {                         # REML refit: small-sample inference
+             "estimation": "REML", "ok": true, "error": null,   # error: REML fit failed
+             "loglik": -890.2, "variances": {"clinic": 0.0, "patient": ..., "residual": ...},
+             "methods": [                         # always these three, in this order
+               {"key": "z", "label": "z (REML, normal approximation)", "ok": true,
+                "note": null, "terms": [{"term": "partnership", "coef": 1.46, "se": 0.19,
+                                         "df": null, "ci_low": 1.09, "ci_high": 1.83,
+                                         "p": 1e-12}, ...]},
+               {"key": "satterthwaite", "label": "Satterthwaite t", "ok": false,
+                "note": "Satterthwaite degrees of freedom not computed: the clinic variance
+                         is estimated at 0 ...; z results shown",
+                "terms": []},                     # [] when not ok: nothing t-based to show
+               {"key": "kenward-roger", "label": "Kenward-Roger t", "ok": true, ...
+                "terms": [{..., "df": 2.3, ...}]}   # KR: se is the adjusted one
+             ]},
+           "variance_tests": {                    # LRT per level, model without it
+             "estimation": "ML",                  # that of the run (options.reml)
+             "levels": [{"level": "clinic", "statistic": 0.0, "p": 1.0,   # chi-bar-square
+                         "loglik_without": -900.1, "aic_without": 1810.3,
+                         "bic_without": 1866.0, "note": null}, ...]},   # clinic, patient
+           "profile_ci": [                        # 95 % profile-likelihood CIs
+             {"parameter": "variance:clinic", "kind": "variance", "level": "clinic",
+              "estimate": 0.0, "low": 0.0, "high": 40.2,   # high null: no upper bound
+              "note": null},
+             ... variance:patient, variance:residual, icc:clinic, icc:patient],
+           "diagnostics": {                       # compact: drawn without the data
+             "residuals": {                       # conditional: y - fitted (X b + Z u)
+               "n": 206, "sigma": 12.1,           # residual SD of the fit
+               "points": [[fitted, residual], ...],  # at most 400: the 40 largest |res|
+               "sampled": false,                  # + a seeded random sample of the rest
+               "bins": [{"fitted_low": 40.1, "fitted_high": 48.0, "n": 21,
+                         "mean": 0.3, "p05": -18.2, "p95": 17.9}, ...]},  # 10 by fitted
+             "qq": [{"key": "residual" | "clinic" | "patient",
+                     "label": "Residuals" | "Clinic effects (BLUPs)" | "Patient effects
+                              (BLUPs)",
+                     "n": 206, "sd": 12.1,        # SD of the values
+                     "points": [[normal quantile, value], ...]}]}  # all values up to 100,
+          },                                      # else 100 quantiles (Blom positions)
           ...
         ]
       },
@@ -92,9 +133,50 @@ marked outdated. The structure (schema 2) is::
         "not_yet_due": 0,                         # active patients, in neither group
         "variables": [... same shape as table1 variables, with cells keyed by
                       "completers" and "lost"; tests: Mann-Whitney U (age), Pearson
-                      chi-square (categories), Welch t-test (means) ...]
-      }
+                      chi-square (categories), Welch t-test (means) ...],
+        # --- schema 3 (issue 19): the loss to follow-up analysed two ways ---
+        "mi": {                                   # multiple imputation, Rubin's rules
+          "ok": true, "m": 20, "seed": 20181, "iterations": 10,
+          "counts": {"patients": 120, "completers": 85, "lost": 35, "excluded": 0,
+                     "values_imputed": 280},
+          "notes": ["..."],                       # why not run / not converged, if so
+          "models": [{"outcome": "pih_knowledge", "variant": "paper",   # paper variant
+                      "formula": "...", "fitted": 20, "notes": [],
+                      "terms": [{"term": "partnership", "coef": 1.4, "se": 0.2,
+                                 "df": 61.2, "ci_low": 1.0, "ci_high": 1.8, "p": 1e-9,
+                                 "fmi": 0.21, "riv": 0.25}, ...]}, ...]},
+        "ipw": {                                  # inverse probability of completion
+          "ok": true, "notes": ["..."],
+          "weights": {"min": 0.6, "max": 2.9, "mean": 1.0, "effective_n": 74.1,
+                      "completers": 85, "lost": 35},
+          "models": [{"outcome": "pih_knowledge", "variant": "paper", "weighted": true,
+                      "formula": "... + clinic (fixed)", "n_obs": 170, "n_patients": 85,
+                      "note": null,               # each weighted model, then unweighted
+                      "terms": [{"term": "partnership", "coef": 1.4, "se": 0.2,
+                                 "df": 84, "ci_low": ..., "ci_high": ..., "p": ...}]},
+                     ...]},
+        "tipping_point": {                        # delta adjustment of the lost patients'
+          "outcome": "pih_overall", "term": "partnership",   # imputed follow-up outcome
+          "tipping_delta": null,                  # first delta whose CI includes 0
+          "note": "The CI excludes 0 for every delta down to -60.",
+          "grid": [{"delta": 0.0, "estimate": 0.8, "ci_low": 0.6, "ci_high": 1.0,
+                    "p": 1e-9}, ...]}             # null when MI was not run
+      },
+
+      "partnership": [                            # schema 3: the partnership coefficient
+        {"outcome": "pih_knowledge", "label": "PIH knowledge",   # of the paper variant
+         "estimates": [                           # side by side, always these 5 keys:
+           {"key": "z", "label": "z (ML, as published)", "coef": 1.47, "ci_low": 1.10,
+            "ci_high": 1.84, "p": 1e-12, "df": null, "note": null},
+           {"key": "satterthwaite", ...}, {"key": "kenward-roger", ...},   # REML t
+           {"key": "mi", ...}, {"key": "ipw", ...}]},   # coef null + note: not available
+        ...]
     }
+
+Which Table 2 inference the dashboard's headline shows is a study setting
+(StudyTarget.headline_inference, read when the page is drawn, not stored in the run):
+"auto" (Kenward-Roger when fewer than 10 clinics, else z), "z", "satterthwaite" or
+"kenward-roger"; a model whose t results are missing shows its z results with the note.
 
 Run-level metadata (status, timings, library versions, options, fingerprint, error)
 lives in the ModelRun's own fields, not in `results`.
@@ -106,7 +188,10 @@ from typing import Any
 
 # 2: the population rule of the paper ("completers"), exclusions per model, Pearson
 # chi-square in Table 1 with Fisher's exact beside it, paired SDs in "change".
-SCHEMA_VERSION = 2
+# 3: issue 19: per model "aic", "bic", "inference" (REML z, Satterthwaite, Kenward-Roger),
+# "variance_tests", "profile_ci", "diagnostics"; attrition "mi", "ipw", "tipping_point";
+# top-level "partnership" (side by side). Schema-2 runs still render, without them.
+SCHEMA_VERSION = 3
 
 POPULATIONS = {
     "completers": "Completers, every row with the model's variables (as published)",
@@ -118,6 +203,39 @@ POPULATIONS = {
 # every completer, not the patients analysed, so runs stored with it are marked outdated.
 LEGACY_POPULATIONS = {"complete_cases": "completers_both_rows"}
 DEFAULT_OPTIONS: dict[str, Any] = {"population": "completers", "reml": False}
+
+
+# Table 2's small-sample inference (schema 3): the REML refit's methods, in stored order.
+INFERENCE_METHODS: list[tuple[str, str]] = [
+    ("z", "z (REML, normal approximation)"),
+    ("satterthwaite", "Satterthwaite t"),
+    ("kenward-roger", "Kenward-Roger t"),
+]
+# The study setting for the headline (StudyTarget.headline_inference). "z" is the run's own
+# fit (ML as published unless the run asked for REML); the t methods are the REML refit's.
+HEADLINE_CHOICES: list[tuple[str, str]] = [
+    ("auto", "Kenward-Roger with fewer than 10 clinics, else z"),
+    ("z", "z (normal approximation, as Stata's mixed and the paper)"),
+    ("satterthwaite", "Satterthwaite t (REML)"),
+    ("kenward-roger", "Kenward-Roger t (REML)"),
+]
+# Below this many clinics the clinic-level terms have few denominator df: "auto" uses KR.
+KR_BELOW_CLINICS = 10
+# The partnership coefficient side by side (schema 3 "partnership"), in this order.
+PARTNERSHIP_ESTIMATES: list[tuple[str, str]] = [
+    ("z", "z (as published)"),
+    ("satterthwaite", "Satterthwaite t (REML)"),
+    ("kenward-roger", "Kenward-Roger t (REML)"),
+    ("mi", "Multiple imputation (m = 20)"),
+    ("ipw", "Inverse probability weighting"),
+]
+
+
+def headline_method(setting: str, n_clinics: int | None) -> str:
+    """The inference Table 2's headline shows: "z", "satterthwaite" or "kenward-roger"."""
+    if setting == "auto":
+        return "kenward-roger" if (n_clinics or 0) < KR_BELOW_CLINICS else "z"
+    return setting if setting in dict(INFERENCE_METHODS) else "z"
 
 
 def population_label(population: str) -> str:

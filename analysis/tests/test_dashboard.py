@@ -66,7 +66,8 @@ def test_dashboard_shows_table2_from_the_stored_run(client, researcher, fitted):
                 f"{term['ci_high']:.2f})</span>")
     assert expected in html
     assert 'data-testid="table1"' in html and 'data-testid="table2"' in html
-    assert html.count('role="img"') == 1 + 5 + 6     # recruitment, 5 forest, 6 change plots
+    # recruitment, 5 forest, 6 change plots, and one model's 4 diagnostics plots (issue 19)
+    assert html.count('role="img"') == 1 + 5 + 6 + 4
     assert f"Showing run {fitted.pk}" in html
     assert "ML estimation" in html
 

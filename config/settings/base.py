@@ -286,6 +286,10 @@ ANALYSIS_REFIT_INTERVAL_SECONDS = env.float("ANALYSIS_REFIT_INTERVAL_SECONDS", d
 ANALYSIS_REFIT_STALE_SECONDS = env.int("ANALYSIS_REFIT_STALE_SECONDS", default=60)
 ANALYSIS_REFIT_SOFT_TIME_LIMIT = env.int("ANALYSIS_REFIT_SOFT_TIME_LIMIT", default=240)
 ANALYSIS_REFIT_TIME_LIMIT = env.int("ANALYSIS_REFIT_TIME_LIMIT", default=300)
+# Issue 19's slow parts of a model run (profile-likelihood CIs, multiple imputation and the
+# tipping point: seconds to a minute on the demo cohort). Off in the test settings, where a
+# hundred tests refit small cohorts; the tests of those parts switch it on.
+ANALYSIS_SLOW_CHECKS = env.bool("ANALYSIS_SLOW_CHECKS", default=True)
 CELERY_BEAT_SCHEDULE = {
     "analysis-refit-tick": {"task": "analysis.refit_tick",
                             "schedule": ANALYSIS_REFIT_INTERVAL_SECONDS,

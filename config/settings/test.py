@@ -20,3 +20,6 @@ TWO_FACTOR_REQUIRED_FOR_NURSES = False
 # other users". The benchmarks, which run gunicorn on these settings, set
 # DATABASE_CONN_MAX_AGE to keep production's persistent connections.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)  # noqa: F405
+# Issue 19's slow parts of a model run (profile CIs, MI, tipping point) are off for the
+# suite's many refits of small cohorts; their tests turn them on with `settings`.
+ANALYSIS_SLOW_CHECKS = False

@@ -1,4 +1,5 @@
-"""`manage.py refit [--sync]`: run the study's analyses now and print Table 2."""
+"""`manage.py refit [--sync] [--reml] [--population NAME]`: run the study's analyses now
+and print Table 2."""
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -27,6 +28,9 @@ class Command(BaseCommand):
                                  + "; ".join(f"{k}: {v}" for k, v in POPULATIONS.items())
                                  + " (complete_cases, of earlier versions, means "
                                    "completers_both_rows).")
+        parser.add_argument("--reml", action="store_true", default=DEFAULT_OPTIONS["reml"],
+                            help="Estimate by REML (default: ML, as the study's Stata "
+                                 "mixed, ml; likelihood-ratio tests need ML).")
         parser.add_argument("--variant", choices=[v["key"] for v in VARIANTS],
                             help="Print only this model variant (default: all).")
         parser.add_argument("--force", action="store_true",
@@ -34,9 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=600,
                             help="Seconds to wait for the worker (without --sync).")
 
-    def handle(self, *args, sync, population, variant, force, timeout, **options):
+    def handle(self, *args, sync, population, reml, variant, force, timeout, **options):
         try:
-            run, created = model_run_request(options={"population": population},
+            run, created = model_run_request(options={"population": population, "reml": reml},
                                              trigger="manage.py refit", force=force)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
@@ -70,9 +74,10 @@ class Command(BaseCommand):
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"Run {run.pk} is {run.status}.")
         total = run.timings.get("total")
+        method = "REML" if run.options.get("reml") else "ML"
         self.stdout.write(f"Run {run.pk} succeeded"
                           + (f" in {total:.1f} s" if total is not None else "")
-                          + f"; data fingerprint {run.fingerprint[:12]}.")
+                          + f"; {method} estimation; data fingerprint {run.fingerprint[:12]}.")
         self.stdout.write(table2_summary(run.results, variant=variant))
         self._report_problems(run.results)
 
