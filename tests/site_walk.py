@@ -79,6 +79,9 @@ def site_records(manager, nurse_a, clinic_a, make_patient, make_administration) 
         "pk": str(nurse_a.pk), "membership_pk": str(nurse_a.memberships.first().pk),
         "query_id": str(patient.queries.get().pk),  # the query pages (dataqueries.urls)
         "freeze_id": str(CohortSnapshot.objects.order_by("pk").first().pk),
+        # a run's report pages (analysis.urls)
+        "run_id": str(apps.get_model("analysis", "ModelRun").objects.order_by("pk")
+                      .first().pk),  # a run's report pages
     }
 
 

@@ -54,7 +54,7 @@ METHODS = [("ml", "ML (maximum likelihood, as published: Stata's mixed, ml)"),
            ("reml", "REML (restricted maximum likelihood)")]
 
 
-class RefitForm(forms.Form):
+class RefitForm(AccessibleFormMixin, forms.Form):
     """The options of "Refit now": estimation method and analysis population.
 
     Both may be left out (the plain button of earlier pages): the defaults are the

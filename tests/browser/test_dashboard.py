@@ -33,7 +33,9 @@ def test_researcher_sees_tables_and_plots(live_server, page, researcher, fitted_
     expect(page.get_by_test_id("table2")).to_contain_text("Partnership")
     # Plots are server-side SVG with an accessible name: visible without any script.
     plots = page.get_by_role("img")
-    expect(plots).to_have_count(12)
+    # 12 study plots and the 4 diagnostics of the first model (residuals against fitted,
+    # Q-Q of the residuals, of the clinic and of the patient effects)
+    expect(plots).to_have_count(16)
     expect(page.get_by_role("img", name=re.compile("PIH overall: coefficients"))).to_be_visible()
     axe_check(page)
     page.get_by_role("link", name="Adding timepoint").click()
@@ -90,7 +92,7 @@ def test_dashboard_shows_without_javascript(live_server, browser, researcher, fi
     try:
         sign_in(page, live_server, researcher)
         page.goto(f"{live_server.url}/analysis/")
-        expect(page.get_by_role("img")).to_have_count(12)
+        expect(page.get_by_role("img")).to_have_count(16)  # 12 study plots, 4 diagnostics
     finally:
         context.close()
 

@@ -58,7 +58,7 @@ def test_plot_text_is_at_least_14_px_and_every_plot_has_axis_titles(
     small = [s for s in sizes if s["px"] < MIN_TEXT_PX - 0.01]
     assert not small, f"{len(small)} plot labels under {MIN_TEXT_PX} px: {small[:5]}"
     svgs = page.locator("svg.plot")
-    assert svgs.count() == 12
+    assert svgs.count() == 16  # 12 study plots, 4 diagnostics of the first model
     for index in range(svgs.count()):
         svg = svgs.nth(index)
         y_title = svg.locator("text.plot-axis-title--y")
