@@ -7,7 +7,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from patients.models import Patient
-from questionnaires.models import CohortSnapshot, FrozenQuerySet, FrozenRecordError
+from questionnaires.models import CohortSnapshot, FrozenModel, FrozenQuerySet
 
 from .stats.results import HEADLINE_CHOICES, KR_BELOW_CLINICS
 
@@ -176,7 +176,7 @@ class RefitRequest(models.Model):
 # --- Dataset freezes (analysis/freezes) ------------------------------------------------
 
 
-class DatasetFreeze(models.Model):
+class DatasetFreeze(FrozenModel):
     """A frozen, citable dataset: the cohort file, its codebook, versions and results.
 
     The cohort CSV's bytes and SHA-256 are the CohortSnapshot whose id this row shares
@@ -209,16 +209,8 @@ class DatasetFreeze(models.Model):
     def __str__(self) -> str:
         return f"Freeze {self.pk}: {self.snapshot.label}"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise FrozenRecordError(f"Freeze {self.pk} cannot be changed: its results are "
-                                    "kept as they were.")
-        # an INSERT, never the UPDATE Django tries first for a row with its id set
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise FrozenRecordError(f"Freeze {self.pk} cannot be deleted.")
+    changed_message = "Freeze {pk} cannot be changed: its results are kept as they were."
+    deleted_message = "Freeze {pk} cannot be deleted."
 
     @property
     def label(self) -> str:

@@ -186,7 +186,29 @@ class FrozenQuerySet(models.QuerySet):
                                 "deleted.")
 
 
-class CohortSnapshot(models.Model):
+class FrozenModel(models.Model):
+    """A row written once and kept for ever: save() inserts and then refuses, delete()
+    refuses. Subclasses word the refusals (`changed_message`, `deleted_message`, with
+    {pk})."""
+
+    changed_message = "Row {pk} is frozen: it cannot be changed."
+    deleted_message = "Row {pk} is frozen: it cannot be deleted."
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise FrozenRecordError(self.changed_message.format(pk=self.pk))
+        # an INSERT, never the UPDATE Django tries first for a row with its id set
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise FrozenRecordError(self.deleted_message.format(pk=self.pk))
+
+
+class CohortSnapshot(FrozenModel):
     """The cohort CSV's bytes at a moment, kept for ever: what a dataset freeze cites.
 
     Exactly what `export_cohort` wrote then (DESIGN.md, "Cohort CSV"), with its SHA-256.
@@ -216,17 +238,8 @@ class CohortSnapshot(models.Model):
     def __str__(self) -> str:
         return f"Freeze {self.pk}: {self.label}"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise FrozenRecordError(f"Freeze {self.pk} cannot be changed: a frozen cohort "
-                                    "file is kept as it was.")
-        # an INSERT, never the UPDATE Django tries first for a row with its id set
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise FrozenRecordError(f"Freeze {self.pk} cannot be deleted: a frozen cohort file "
-                                "is kept as it was.")
+    changed_message = "Freeze {pk} cannot be changed: a frozen cohort file is kept as it was."
+    deleted_message = "Freeze {pk} cannot be deleted: a frozen cohort file is kept as it was."
 
 
 # The verified-keying models live in their own module (imported here so Django finds them).
